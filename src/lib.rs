@@ -1,2 +1,81 @@
-//! placeholder
+//! Receive the callbacks of the Suno-family music API's **Add Vocals** task (sunoapi.org,
+//! kie.ai, api.box) safely, in any server built on `http` types.
+//!
+//! This release provides the crate's foundation, a core with no I/O and no async:
+//!
+//! - [`parse`]: a callback body into a typed [`VocalsEvent`] ([`Text`](VocalsEvent::Text),
+//!   [`First`](VocalsEvent::First), [`Complete`](VocalsEvent::Complete),
+//!   [`Failed`](VocalsEvent::Failed), [`Unknown`](VocalsEvent::Unknown)), with its
+//!   [`Track`]s, their [`lyrics`](Track::lyrics) and a typed [`ParseError`];
+//! - [`record_info::parse`]: the polling answer (`GET …/record-info`), whose
+//!   [`events`](record_info::RecordInfo::events) are the same events the callbacks carry,
+//!   so pushed and polled results can share one handler;
+//! - [`testkit`] (feature `testkit`): builders of realistic callback bodies for tests.
+//!
+//! # Example
+//!
+//! ```
+//! use vocals_callback::{parse, VocalsEvent};
+//!
+//! let body = br#"{"code":200,"msg":"First track generated successfully.",
+//!   "data":{"callbackType":"first","task_id":"2fac3b6e9f72",
+//!           "data":[{"id":"e231","audio_url":"https://cdn.example/e231.mp3",
+//!                    "prompt":"[Verse]\nNight city lights","createTime":1758044664461},
+//!                   {"id":"bd15","audio_url":""}]}}"#;
+//!
+//! match parse(body)? {
+//!     VocalsEvent::First(first) => {
+//!         let ready: Vec<_> = first.tracks().iter().filter(|t| t.is_ready()).collect();
+//!         assert_eq!(ready.len(), 1);
+//!         assert_eq!(ready[0].audio_url(), Some("https://cdn.example/e231.mp3"));
+//!     }
+//!     other => panic!("unexpected stage {}", other.stage()),
+//! }
+//! # Ok::<(), vocals_callback::ParseError>(())
+//! ```
+//!
+//! # Quirks accepted
+//!
+//! The provider's docs disagree with each other and with the live service; the parser
+//! accepts every variant seen (see `PROTOCOL.md` of the project):
+//!
+//! | quirk | read as |
+//! |---|---|
+//! | `createTime` `"2025-01-01 00:00:00"` or `1758044664461` | [`CreatedAt::Text`] or [`CreatedAt::EpochMillis`]; both normalise with [`CreatedAt::epoch_millis`] |
+//! | `data.data` `null`, `[]`, or absent | no tracks |
+//! | `code != 200` with any `callbackType`, or `callbackType` `error` / `failed` | [`VocalsEvent::Failed`] |
+//! | `data.error` text beside `task_id` | [`Failure::error`] |
+//! | `audio_url: ""` on an unfinished track; any empty string | `None`; [`Track::is_ready`] is `false` |
+//! | `duration` missing or `null`; `tags`, `source_*` absent | `None` |
+//! | unknown keys anywhere | ignored |
+//! | unknown `callbackType` | [`VocalsEvent::Unknown`], with the raw value in [`Callback::callback_type`] |
+//! | a track field of an unexpected JSON type | `None` for that field |
+//! | camelCase track names (`audioUrl`, `modelName`, …) | the same fields |
+//!
+//! # Stability
+//!
+//! The names returned by [`ParseErrorKind::as_str`], [`Stage::as_str`],
+//! [`FailureKind::as_str`] and the serialised field names are stable. `Display` texts and
+//! error sources are not.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod arena;
+mod error;
+mod event;
+mod failure;
 pub mod lyrics;
+mod parse;
+pub mod record_info;
+#[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
+pub mod testkit;
+mod time;
+mod track;
+mod wire;
+
+pub use error::{ParseError, ParseErrorKind};
+pub use event::{Callback, Failure, Stage, VocalsEvent};
+pub use failure::FailureKind;
+pub use parse::parse;
+pub use track::{CreatedAt, Track};
+pub use wire::MAX_TASK_ID_LEN;

@@ -1,0 +1,220 @@
+//! Parsing a callback body into a [`VocalsEvent`].
+
+use std::{borrow::Cow, fmt};
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::{
+    error::{ParseError, ParseErrorKind},
+    event::{Callback, VocalsEvent},
+    track::Track,
+    wire::{self, CodeSeed, Ctx, Key, Loose, Refuse, Seen, StrictStrSeed, TracksSeed, refuse},
+};
+
+/// Parses a callback body into a typed [`VocalsEvent`].
+///
+/// No I/O, no async: a plain function over the bytes, so it can be called from any server,
+/// fuzzed, and benchmarked on its own. It reads the body once, straight into the typed
+/// event (no intermediate `serde_json::Value`), and accepts every variant the provider
+/// really sends (see the crate docs, "Quirks accepted"):
+///
+/// - `createTime` as a string or as epoch milliseconds;
+/// - the track list (`data.data`) as an array, `null`, `[]`, or absent;
+/// - failure as `callbackType` `error` or `failed`, or as any stage with `code != 200`
+///   (the code decides), with the optional `data.error` text;
+/// - empty strings as absent, `duration` missing or `null`, unknown keys anywhere;
+/// - an unknown `callbackType` as [`VocalsEvent::Unknown`], never an error.
+///
+/// # Errors
+///
+/// A [`ParseError`] whose [`kind`](ParseError::kind) says what is wrong: the bytes are not
+/// one JSON document (syntax), or they are JSON but not an identifiable callback (shape: no
+/// integer `code`, no usable `data.task_id`, a key the crate reads given twice, a root,
+/// `data`, track list or track of the wrong type). Problems are reported in the order they
+/// are met, reading the body from left to right.
+///
+/// # Example
+///
+/// ```
+/// use vocals_callback::{parse, Stage};
+///
+/// let body = br#"{
+///   "code": 200,
+///   "msg": "All generated successfully.",
+///   "data": {
+///     "callbackType": "complete",
+///     "task_id": "65e563474bd7b6485dfb229eb92324a8",
+///     "data": [{
+///       "id": "e231c4a7-5d7e-4a43-9b5c-2f4a8cadc7dc",
+///       "audio_url": "https://cdn.example/e231.mp3",
+///       "prompt": "[Verse]\nNight city lights shining bright",
+///       "title": "Iron Man",
+///       "createTime": 1758044664461,
+///       "duration": 198.44
+///     }]
+///   }
+/// }"#;
+///
+/// let event = parse(body)?;
+/// assert_eq!(event.stage(), Stage::Complete);
+/// assert_eq!(event.task_id(), "65e563474bd7b6485dfb229eb92324a8");
+/// let track = &event.tracks()[0];
+/// assert_eq!(track.title(), Some("Iron Man"));
+/// assert!(track.is_ready());
+/// # Ok::<(), vocals_callback::ParseError>(())
+/// ```
+pub fn parse(body: &[u8]) -> Result<VocalsEvent, ParseError> {
+    let ctx = Ctx::default();
+    let root = wire::from_body(body, &ctx, RootSeed { ctx: &ctx })?;
+    let code = root
+        .code
+        .ok_or_else(|| ParseError::new(ParseErrorKind::MissingCode))?;
+    let data = root.data.unwrap_or_default();
+    let task_id = wire::check_task_id(data.task_id)?;
+    let callback = Callback::new(
+        &task_id,
+        code,
+        root.msg.as_deref(),
+        data.callback_type.as_deref(),
+        data.error.as_deref(),
+        data.tracks,
+    );
+    Ok(VocalsEvent::classify(callback))
+}
+
+/// The root object as read, before the presence checks.
+struct RawRoot<'de> {
+    code: Option<u16>,
+    msg: Option<Cow<'de, str>>,
+    data: Option<RawData<'de>>,
+}
+
+/// The `data` object as read.
+#[derive(Default)]
+struct RawData<'de> {
+    callback_type: Option<Cow<'de, str>>,
+    task_id: Option<Cow<'de, str>>,
+    error: Option<Cow<'de, str>>,
+    tracks: Vec<Track>,
+}
+
+struct RootSeed<'c> {
+    ctx: &'c Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = RawRoot<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = RawRoot<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a callback object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ctx = self.ctx;
+        let mut root = RawRoot {
+            code: None,
+            msg: None,
+            data: None,
+        };
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "code" => {
+                    seen.mark(0, ctx)?;
+                    root.code = Some(map.next_value_seed(CodeSeed(ctx))?);
+                }
+                "msg" => {
+                    seen.mark(1, ctx)?;
+                    root.msg = map.next_value::<Loose<'de>>()?.into_str();
+                }
+                "data" => {
+                    seen.mark(2, ctx)?;
+                    root.data = map.next_value_seed(DataSeed { ctx })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(root)
+    }
+
+    refuse!(bool, i64, u64, f64, str, unit, seq);
+}
+
+impl Refuse for RootSeed<'_> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(ParseErrorKind::RootNotObject)
+    }
+}
+
+/// Reads `data`: an object, or null (read as absent, hence a missing task id).
+struct DataSeed<'c> {
+    ctx: &'c Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = Option<RawData<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = Option<RawData<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the data object")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ctx = self.ctx;
+        let mut data = RawData::default();
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "task_id" | "taskId" => {
+                    seen.mark(0, ctx)?;
+                    let kind = ParseErrorKind::TaskIdNotString;
+                    data.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                }
+                "callbackType" | "callback_type" => {
+                    seen.mark(1, ctx)?;
+                    let kind = ParseErrorKind::CallbackTypeNotString;
+                    data.callback_type = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                }
+                "data" => {
+                    seen.mark(2, ctx)?;
+                    data.tracks = map.next_value_seed(TracksSeed(ctx))?;
+                }
+                "error" => {
+                    seen.mark(3, ctx)?;
+                    data.error = map.next_value::<Loose<'de>>()?.into_str();
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(data))
+    }
+
+    refuse!(bool, i64, u64, f64, str, seq);
+}
+
+impl Refuse for DataSeed<'_> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(ParseErrorKind::DataNotObject)
+    }
+}

@@ -1,0 +1,555 @@
+//! The polling answer: `GET /api/v1/generate/record-info?taskId=…`.
+//!
+//! Polling is the provider's alternative to callbacks (every 30 s is its advice). The answer
+//! describes the task's current state; [`RecordInfo::events`] turns it into the same
+//! [`VocalsEvent`]s the callbacks carry, so a poller and the callback receiver can share one
+//! handler and one deduplication.
+//!
+//! Both casings the docs show are accepted: `response.sunoData[]` with camelCase tracks
+//! (the reference and the live service) and `response.data[]` with snake_case tracks (one
+//! quickstart page).
+//!
+//! ```
+//! use vocals_callback::{record_info, Stage};
+//!
+//! let answer = br#"{"code":200,"msg":"success","data":{"taskId":"5c79be8e",
+//!   "response":{"taskId":"5c79be8e","sunoData":[{"id":"e231","audioUrl":"https://cdn.example/e231.mp3",
+//!     "createTime":1758044664461,"duration":198.44}]},
+//!   "status":"FIRST_SUCCESS","errorCode":null,"errorMessage":null}}"#;
+//!
+//! let info = record_info::parse(answer)?;
+//! assert_eq!(info.status(), record_info::TaskStatus::FirstSuccess);
+//! let stages: Vec<_> = info.events().iter().map(|e| e.stage()).collect();
+//! assert_eq!(stages, [Stage::Text, Stage::First]);
+//! # Ok::<(), vocals_callback::ParseError>(())
+//! ```
+
+use std::{borrow::Cow, fmt};
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::{
+    error::{ParseError, ParseErrorKind},
+    event::{Callback, VocalsEvent},
+    track::{Created, CreatedAt, Track},
+    wire::{self, CodeSeed, Ctx, Key, Loose, Refuse, Seen, StrictStrSeed, TracksSeed, refuse},
+};
+
+/// The task's state in a polling answer (`data.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskStatus {
+    /// `PENDING`: still running.
+    Pending,
+    /// `TEXT_SUCCESS`: the lyrics are ready (the `text` callback).
+    TextSuccess,
+    /// `FIRST_SUCCESS`: the first track is ready (the `first` callback).
+    FirstSuccess,
+    /// `SUCCESS`: every track is ready (the `complete` callback).
+    Success,
+    /// `CREATE_TASK_FAILED`.
+    CreateTaskFailed,
+    /// `GENERATE_AUDIO_FAILED`.
+    GenerateAudioFailed,
+    /// `CALLBACK_EXCEPTION`: the provider could not deliver its callback.
+    CallbackException,
+    /// `SENSITIVE_WORD_ERROR`: the content was refused.
+    SensitiveWordError,
+    /// A status this crate does not know, or none; the raw value is in
+    /// [`RecordInfo::status_raw`].
+    Unknown,
+}
+
+impl TaskStatus {
+    /// The status a raw value names (exact, upper-case, as the provider sends it).
+    #[must_use]
+    pub fn from_raw(raw: &str) -> Self {
+        match raw {
+            "PENDING" => Self::Pending,
+            "TEXT_SUCCESS" => Self::TextSuccess,
+            "FIRST_SUCCESS" => Self::FirstSuccess,
+            "SUCCESS" => Self::Success,
+            "CREATE_TASK_FAILED" => Self::CreateTaskFailed,
+            "GENERATE_AUDIO_FAILED" => Self::GenerateAudioFailed,
+            "CALLBACK_EXCEPTION" => Self::CallbackException,
+            "SENSITIVE_WORD_ERROR" => Self::SensitiveWordError,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// `true` for the statuses that end the task in failure (`CALLBACK_EXCEPTION` included:
+    /// see [`RecordInfo::events`] for when it still yields success events).
+    #[must_use]
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::CreateTaskFailed
+                | Self::GenerateAudioFailed
+                | Self::CallbackException
+                | Self::SensitiveWordError
+        )
+    }
+
+    /// The failure code used when the answer gives no `errorCode`: the nearest code of the
+    /// callbacks' table (400 content refused, 501 generation failed, 500 otherwise).
+    fn fallback_code(self) -> u16 {
+        match self {
+            Self::SensitiveWordError => 400,
+            Self::GenerateAudioFailed => 501,
+            _ => 500,
+        }
+    }
+}
+
+/// A parsed polling answer. See the [module docs](self) for an example.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordInfo {
+    code: u16,
+    msg: Option<String>,
+    task_id: Option<String>,
+    parent_music_id: Option<String>,
+    param: Option<String>,
+    status_raw: Option<String>,
+    status: TaskStatus,
+    task_type: Option<String>,
+    operation_type: Option<String>,
+    error_code: Option<i64>,
+    error_message: Option<String>,
+    created_at: Option<OwnedCreatedAt>,
+    tracks: Vec<Track>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum OwnedCreatedAt {
+    Text(String),
+    EpochMillis(i64),
+}
+
+impl RecordInfo {
+    /// The answer's `code` (200 when the query itself succeeded).
+    #[must_use]
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The answer's `msg`.
+    #[must_use]
+    pub fn msg(&self) -> Option<&str> {
+        self.msg.as_deref()
+    }
+
+    /// `data.taskId`, or `response.taskId` when only that is given. `None` only when the
+    /// query failed (`code != 200`) and the answer carries no task.
+    #[must_use]
+    pub fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+
+    /// `data.parentMusicId`.
+    #[must_use]
+    pub fn parent_music_id(&self) -> Option<&str> {
+        self.parent_music_id.as_deref()
+    }
+
+    /// `data.param`: the JSON text of the original request.
+    #[must_use]
+    pub fn param(&self) -> Option<&str> {
+        self.param.as_deref()
+    }
+
+    /// The task's state.
+    #[must_use]
+    pub fn status(&self) -> TaskStatus {
+        self.status
+    }
+
+    /// `data.status` exactly as sent.
+    #[must_use]
+    pub fn status_raw(&self) -> Option<&str> {
+        self.status_raw.as_deref()
+    }
+
+    /// `data.type` (e.g. `GENERATE`).
+    #[must_use]
+    pub fn task_type(&self) -> Option<&str> {
+        self.task_type.as_deref()
+    }
+
+    /// `data.operationType`.
+    #[must_use]
+    pub fn operation_type(&self) -> Option<&str> {
+        self.operation_type.as_deref()
+    }
+
+    /// `data.errorCode`; it can be set while the status is still `PENDING`.
+    #[must_use]
+    pub fn error_code(&self) -> Option<i64> {
+        self.error_code
+    }
+
+    /// `data.errorMessage`; it can be set while the status is still `PENDING`.
+    #[must_use]
+    pub fn error_message(&self) -> Option<&str> {
+        self.error_message.as_deref()
+    }
+
+    /// `data.createTime` of the task.
+    #[must_use]
+    pub fn created_at(&self) -> Option<CreatedAt<'_>> {
+        self.created_at.as_ref().map(|c| match c {
+            OwnedCreatedAt::Text(s) => CreatedAt::Text(s),
+            OwnedCreatedAt::EpochMillis(ms) => CreatedAt::EpochMillis(*ms),
+        })
+    }
+
+    /// The tracks (`response.sunoData` or `response.data`); empty while `response` is null.
+    #[must_use]
+    pub fn tracks(&self) -> &[Track] {
+        &self.tracks
+    }
+
+    /// The callbacks the task would have sent up to its status, as events:
+    ///
+    /// | status | events |
+    /// |---|---|
+    /// | `TEXT_SUCCESS` | text |
+    /// | `FIRST_SUCCESS` | text, first |
+    /// | `SUCCESS` | text, first, complete |
+    /// | `CREATE_TASK_FAILED`, `GENERATE_AUDIO_FAILED`, `SENSITIVE_WORD_ERROR` | failed |
+    /// | `CALLBACK_EXCEPTION` | text, first, complete when every track is ready (only the delivery failed); failed otherwise |
+    /// | `PENDING`, unknown, or no task id | none |
+    ///
+    /// Success events carry the tracks as the poll saw them, `code` 200, and the
+    /// `callbackType` of the stage. A failure carries `errorCode` (or, when it is missing or
+    /// out of range, the answer's own non-200 code, else 400 for `SENSITIVE_WORD_ERROR`,
+    /// 501 for `GENERATE_AUDIO_FAILED`, 500 otherwise), `errorMessage` (or the raw status)
+    /// as `msg`, and `callbackType` `error`. Feed every event to the same deduplicated
+    /// handler as the callbacks: stages already handled are dropped there.
+    #[must_use]
+    pub fn events(&self) -> Vec<VocalsEvent> {
+        let Some(task_id) = self.task_id.as_deref() else {
+            return Vec::new();
+        };
+        let success = |callback_type: &str| {
+            VocalsEvent::classify(Callback::new(
+                task_id,
+                200,
+                None,
+                Some(callback_type),
+                None,
+                self.tracks.clone(),
+            ))
+        };
+        let reached = match self.status {
+            TaskStatus::TextSuccess => 1,
+            TaskStatus::FirstSuccess => 2,
+            TaskStatus::Success => 3,
+            TaskStatus::CallbackException
+                if !self.tracks.is_empty() && self.tracks.iter().all(Track::is_ready) =>
+            {
+                3
+            }
+            status if status.is_failure() => return vec![self.failure(task_id)],
+            _ => 0,
+        };
+        ["text", "first", "complete"]
+            .into_iter()
+            .take(reached)
+            .map(success)
+            .collect()
+    }
+
+    fn failure(&self, task_id: &str) -> VocalsEvent {
+        let code = self
+            .error_code
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| *c != 200)
+            .or((self.code != 200).then_some(self.code))
+            .unwrap_or_else(|| self.status.fallback_code());
+        let msg = self.error_message.as_deref().or(self.status_raw.as_deref());
+        VocalsEvent::classify(Callback::new(
+            task_id,
+            code,
+            msg,
+            Some("error"),
+            None,
+            self.tracks.clone(),
+        ))
+    }
+}
+
+/// Parses a record-info answer.
+///
+/// # Errors
+///
+/// The same [`ParseError`] kinds as [`crate::parse`]: syntax errors; a root that is not an
+/// object; a missing or non-integer `code`; `data` that is not an object; a task id that is
+/// not a string, empty or too long, or missing while `code` is 200; a track list or track
+/// of the wrong type; a key the parser reads given twice.
+pub fn parse(body: &[u8]) -> Result<RecordInfo, ParseError> {
+    let ctx = Ctx::default();
+    let root = wire::from_body(body, &ctx, RootSeed { ctx: &ctx })?;
+    let code = root
+        .code
+        .ok_or_else(|| ParseError::new(ParseErrorKind::MissingCode))?;
+    let data = root.data.unwrap_or_default();
+    let task_id = match data.task_id.or(data.response_task_id) {
+        None if code != 200 => None,
+        id => Some(wire::check_task_id(id)?.into_owned()),
+    };
+    let owned = |s: Option<Cow<'_, str>>| s.filter(|s| !s.is_empty()).map(Cow::into_owned);
+    let status_raw = owned(data.status);
+    Ok(RecordInfo {
+        code,
+        msg: owned(root.msg),
+        task_id,
+        parent_music_id: owned(data.parent_music_id),
+        param: owned(data.param),
+        status: status_raw
+            .as_deref()
+            .map_or(TaskStatus::Unknown, TaskStatus::from_raw),
+        status_raw,
+        task_type: owned(data.task_type),
+        operation_type: owned(data.operation_type),
+        error_code: data.error_code,
+        error_message: owned(data.error_message),
+        created_at: match data.created_at.into_created() {
+            (Created::EpochMillis(ms), _) => Some(OwnedCreatedAt::EpochMillis(ms)),
+            (Created::Text, Some(s)) if !s.is_empty() => Some(OwnedCreatedAt::Text(s.into_owned())),
+            _ => None,
+        },
+        tracks: data.tracks,
+    })
+}
+
+struct RawRoot<'de> {
+    code: Option<u16>,
+    msg: Option<Cow<'de, str>>,
+    data: Option<RawData<'de>>,
+}
+
+#[derive(Default)]
+struct RawData<'de> {
+    task_id: Option<Cow<'de, str>>,
+    response_task_id: Option<Cow<'de, str>>,
+    parent_music_id: Option<Cow<'de, str>>,
+    param: Option<Cow<'de, str>>,
+    status: Option<Cow<'de, str>>,
+    task_type: Option<Cow<'de, str>>,
+    operation_type: Option<Cow<'de, str>>,
+    error_code: Option<i64>,
+    error_message: Option<Cow<'de, str>>,
+    created_at: Loose<'de>,
+    tracks: Vec<Track>,
+}
+
+struct RootSeed<'c> {
+    ctx: &'c Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = RawRoot<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = RawRoot<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a record-info answer")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ctx = self.ctx;
+        let mut root = RawRoot {
+            code: None,
+            msg: None,
+            data: None,
+        };
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "code" => {
+                    seen.mark(0, ctx)?;
+                    root.code = Some(map.next_value_seed(CodeSeed(ctx))?);
+                }
+                "msg" => {
+                    seen.mark(1, ctx)?;
+                    root.msg = map.next_value::<Loose<'de>>()?.into_str();
+                }
+                "data" => {
+                    seen.mark(2, ctx)?;
+                    root.data = map.next_value_seed(DataSeed { ctx })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(root)
+    }
+
+    refuse!(bool, i64, u64, f64, str, unit, seq);
+}
+
+impl Refuse for RootSeed<'_> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(ParseErrorKind::RootNotObject)
+    }
+}
+
+struct DataSeed<'c> {
+    ctx: &'c Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
+    type Value = Option<RawData<'de>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataSeed<'_> {
+    type Value = Option<RawData<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the data object")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ctx = self.ctx;
+        let mut data = RawData::default();
+        let mut seen = Seen::default();
+        let loose_str = |v: Loose<'de>| v.into_str();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "taskId" | "task_id" => {
+                    seen.mark(0, ctx)?;
+                    let kind = ParseErrorKind::TaskIdNotString;
+                    data.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                }
+                "response" => {
+                    seen.mark(1, ctx)?;
+                    if let Some((id, tracks)) = map.next_value_seed(ResponseSeed { ctx })? {
+                        data.response_task_id = id;
+                        data.tracks = tracks;
+                    }
+                }
+                "status" => {
+                    seen.mark(2, ctx)?;
+                    data.status = loose_str(map.next_value()?);
+                }
+                "errorCode" | "error_code" => {
+                    seen.mark(3, ctx)?;
+                    data.error_code = match map.next_value::<Loose<'de>>()? {
+                        Loose::Int(i) => Some(i),
+                        Loose::Str(s) => s.trim().parse().ok(),
+                        _ => None,
+                    };
+                }
+                "errorMessage" | "error_message" => {
+                    seen.mark(4, ctx)?;
+                    data.error_message = loose_str(map.next_value()?);
+                }
+                "parentMusicId" | "parent_music_id" => {
+                    seen.mark(5, ctx)?;
+                    data.parent_music_id = loose_str(map.next_value()?);
+                }
+                "param" => {
+                    seen.mark(6, ctx)?;
+                    data.param = loose_str(map.next_value()?);
+                }
+                "type" => {
+                    seen.mark(7, ctx)?;
+                    data.task_type = loose_str(map.next_value()?);
+                }
+                "operationType" | "operation_type" => {
+                    seen.mark(8, ctx)?;
+                    data.operation_type = loose_str(map.next_value()?);
+                }
+                "createTime" | "create_time" => {
+                    seen.mark(9, ctx)?;
+                    data.created_at = map.next_value()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(data))
+    }
+
+    refuse!(bool, i64, u64, f64, str, seq);
+}
+
+impl Refuse for DataSeed<'_> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(ParseErrorKind::DataNotObject)
+    }
+}
+
+/// Reads `data.response`: null (still pending) or an object with the task id and tracks
+/// under `sunoData` (camelCase) or `data` (snake_case).
+struct ResponseSeed<'c> {
+    ctx: &'c Ctx,
+}
+
+type RawResponse<'de> = Option<(Option<Cow<'de, str>>, Vec<Track>)>;
+
+impl<'de> DeserializeSeed<'de> for ResponseSeed<'_> {
+    type Value = RawResponse<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ResponseSeed<'_> {
+    type Value = RawResponse<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the response object or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ctx = self.ctx;
+        let mut task_id = None;
+        let mut tracks = Vec::new();
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "taskId" | "task_id" => {
+                    seen.mark(0, ctx)?;
+                    let kind = ParseErrorKind::TaskIdNotString;
+                    task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                }
+                // Both names hold the track list; given both, the second is a duplicate.
+                "sunoData" | "suno_data" | "data" => {
+                    seen.mark(1, ctx)?;
+                    tracks = map.next_value_seed(TracksSeed(ctx))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some((task_id, tracks)))
+    }
+
+    refuse!(bool, i64, u64, f64, str, seq);
+}
+
+impl Refuse for ResponseSeed<'_> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(ParseErrorKind::DataNotObject)
+    }
+}
