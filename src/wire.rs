@@ -30,17 +30,11 @@ impl Ctx {
     /// Turns a deserializer error into the typed error: the recorded shape error if there
     /// is one, otherwise a syntax error.
     #[cold]
-    pub(crate) fn error(&self, err: serde_json::Error, body: &[u8]) -> ParseError {
-        if let Some(kind) = self.shape.get() {
-            return ParseError::new(kind);
+    pub(crate) fn error(&self, err: serde_json::Error) -> ParseError {
+        match self.shape.get() {
+            Some(kind) => ParseError::new(kind),
+            None => ParseError::with_source(ParseErrorKind::InvalidJson, err),
         }
-        // Only on the error path: telling "not UTF-8" from "not JSON" costs one scan.
-        let kind = if std::str::from_utf8(body).is_err() {
-            ParseErrorKind::InvalidUtf8
-        } else {
-            ParseErrorKind::InvalidJson
-        };
-        ParseError::with_source(kind, err)
     }
 }
 
@@ -54,8 +48,12 @@ pub(crate) fn from_body<'de, S: DeserializeSeed<'de>>(
     if u32::try_from(body.len()).is_err() {
         return Err(ParseError::new(ParseErrorKind::BodyTooLarge));
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = seed.deserialize(&mut de).map_err(|e| ctx.error(e, body))?;
+    // One validation of the whole body is cheaper than serde_json's check of each string,
+    // and every string handed out is then known to be UTF-8.
+    let text =
+        std::str::from_utf8(body).map_err(|_| ParseError::new(ParseErrorKind::InvalidUtf8))?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = seed.deserialize(&mut de).map_err(|e| ctx.error(e))?;
     de.end()
         .map_err(|e| ParseError::with_source(ParseErrorKind::TrailingCharacters, e))?;
     Ok(value)
