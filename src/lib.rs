@@ -79,3 +79,8 @@ pub use failure::FailureKind;
 pub use parse::parse;
 pub use track::{CreatedAt, Track};
 pub use wire::MAX_TASK_ID_LEN;
+
+// Compiles and runs the README's example as a doctest, so the README cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -184,12 +184,12 @@ impl<'de> Visitor<'de> for DataSeed<'_> {
         let mut seen = Seen::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.as_str() {
-                "task_id" | "taskId" => {
+                "task_id" => {
                     seen.mark(0, ctx)?;
                     let kind = ParseErrorKind::TaskIdNotString;
                     data.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
                 }
-                "callbackType" | "callback_type" => {
+                "callbackType" => {
                     seen.mark(1, ctx)?;
                     let kind = ParseErrorKind::CallbackTypeNotString;
                     data.callback_type = map.next_value_seed(StrictStrSeed { ctx, kind })?;
