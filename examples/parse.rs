@@ -25,7 +25,11 @@ fn main() -> ExitCode {
     if polling {
         args.remove(0);
     }
-    let inputs = if args.is_empty() { vec!["-".to_owned()] } else { args };
+    let inputs = if args.is_empty() {
+        vec!["-".to_owned()]
+    } else {
+        args
+    };
     let mut failed = false;
     let mut out = io::stdout().lock();
     for input in inputs {
@@ -57,7 +61,11 @@ fn main() -> ExitCode {
             }
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn read(input: &str) -> io::Result<Vec<u8>> {

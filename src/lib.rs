@@ -58,6 +58,15 @@
 //! [`FailureKind::as_str`] and the serialised field names are stable. `Display` texts and
 //! error sources are not.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Input from the network must never reach a panic, and a library prints nothing: these hold
+// for the library only (tests, benches and examples may unwrap and print).
+#![warn(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod arena;
 mod error;

@@ -8,7 +8,7 @@ use crate::{
     error::{ParseError, ParseErrorKind},
     event::{Callback, VocalsEvent},
     track::Track,
-    wire::{self, CodeSeed, Ctx, Key, Loose, Refuse, Seen, StrictStrSeed, TracksSeed, refuse},
+    wire::{self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse},
 };
 
 /// Parses a callback body into a typed [`VocalsEvent`].
@@ -65,11 +65,13 @@ use crate::{
 /// ```
 pub fn parse(body: &[u8]) -> Result<VocalsEvent, ParseError> {
     let ctx = Ctx::default();
-    let root = wire::from_body(body, &ctx, RootSeed { ctx: &ctx })?;
-    let code = root
-        .code
-        .ok_or_else(|| ParseError::new(ParseErrorKind::MissingCode))?;
-    let data = root.data.unwrap_or_default();
+    let seed = RootSeed {
+        ctx: &ctx,
+        data: DataSeed { ctx: &ctx },
+    };
+    let root = wire::from_body(body, &ctx, seed)?;
+    let code = root.code()?;
+    let data = root.data.flatten().unwrap_or_default();
     let task_id = wire::check_task_id(data.task_id)?;
     let callback = Callback::new(
         &task_id,
@@ -82,13 +84,6 @@ pub fn parse(body: &[u8]) -> Result<VocalsEvent, ParseError> {
     Ok(VocalsEvent::classify(callback))
 }
 
-/// The root object as read, before the presence checks.
-struct RawRoot<'de> {
-    code: Option<u16>,
-    msg: Option<Cow<'de, str>>,
-    data: Option<RawData<'de>>,
-}
-
 /// The `data` object as read.
 #[derive(Default)]
 struct RawData<'de> {
@@ -96,63 +91,6 @@ struct RawData<'de> {
     task_id: Option<Cow<'de, str>>,
     error: Option<Cow<'de, str>>,
     tracks: Vec<Track>,
-}
-
-struct RootSeed<'c> {
-    ctx: &'c Ctx,
-}
-
-impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
-    type Value = RawRoot<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RootSeed<'_> {
-    type Value = RawRoot<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a callback object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.ctx;
-        let mut root = RawRoot {
-            code: None,
-            msg: None,
-            data: None,
-        };
-        let mut seen = Seen::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.as_str() {
-                "code" => {
-                    seen.mark(0, ctx)?;
-                    root.code = Some(map.next_value_seed(CodeSeed(ctx))?);
-                }
-                "msg" => {
-                    seen.mark(1, ctx)?;
-                    root.msg = map.next_value::<Loose<'de>>()?.into_str();
-                }
-                "data" => {
-                    seen.mark(2, ctx)?;
-                    root.data = map.next_value_seed(DataSeed { ctx })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(root)
-    }
-
-    refuse!(bool, i64, u64, f64, str, unit, seq);
-}
-
-impl Refuse for RootSeed<'_> {
-    fn refuse<E: de::Error>(&self) -> E {
-        self.ctx.fail(ParseErrorKind::RootNotObject)
-    }
 }
 
 /// Reads `data`: an object, or null (read as absent, hence a missing task id).

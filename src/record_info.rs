@@ -32,7 +32,7 @@ use crate::{
     error::{ParseError, ParseErrorKind},
     event::{Callback, VocalsEvent},
     track::{Created, CreatedAt, Track},
-    wire::{self, CodeSeed, Ctx, Key, Loose, Refuse, Seen, StrictStrSeed, TracksSeed, refuse},
+    wire::{self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse},
 };
 
 /// The task's state in a polling answer (`data.status`).
@@ -288,11 +288,13 @@ impl RecordInfo {
 /// of the wrong type; a key the parser reads given twice.
 pub fn parse(body: &[u8]) -> Result<RecordInfo, ParseError> {
     let ctx = Ctx::default();
-    let root = wire::from_body(body, &ctx, RootSeed { ctx: &ctx })?;
-    let code = root
-        .code
-        .ok_or_else(|| ParseError::new(ParseErrorKind::MissingCode))?;
-    let data = root.data.unwrap_or_default();
+    let seed = RootSeed {
+        ctx: &ctx,
+        data: DataSeed { ctx: &ctx },
+    };
+    let root = wire::from_body(body, &ctx, seed)?;
+    let code = root.code()?;
+    let data = root.data.flatten().unwrap_or_default();
     let task_id = match data.task_id.or(data.response_task_id) {
         None if code != 200 => None,
         id => Some(wire::check_task_id(id)?.into_owned()),
@@ -322,12 +324,6 @@ pub fn parse(body: &[u8]) -> Result<RecordInfo, ParseError> {
     })
 }
 
-struct RawRoot<'de> {
-    code: Option<u16>,
-    msg: Option<Cow<'de, str>>,
-    data: Option<RawData<'de>>,
-}
-
 #[derive(Default)]
 struct RawData<'de> {
     task_id: Option<Cow<'de, str>>,
@@ -341,63 +337,6 @@ struct RawData<'de> {
     error_message: Option<Cow<'de, str>>,
     created_at: Loose<'de>,
     tracks: Vec<Track>,
-}
-
-struct RootSeed<'c> {
-    ctx: &'c Ctx,
-}
-
-impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
-    type Value = RawRoot<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RootSeed<'_> {
-    type Value = RawRoot<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a record-info answer")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.ctx;
-        let mut root = RawRoot {
-            code: None,
-            msg: None,
-            data: None,
-        };
-        let mut seen = Seen::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.as_str() {
-                "code" => {
-                    seen.mark(0, ctx)?;
-                    root.code = Some(map.next_value_seed(CodeSeed(ctx))?);
-                }
-                "msg" => {
-                    seen.mark(1, ctx)?;
-                    root.msg = map.next_value::<Loose<'de>>()?.into_str();
-                }
-                "data" => {
-                    seen.mark(2, ctx)?;
-                    root.data = map.next_value_seed(DataSeed { ctx })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(root)
-    }
-
-    refuse!(bool, i64, u64, f64, str, unit, seq);
-}
-
-impl Refuse for RootSeed<'_> {
-    fn refuse<E: de::Error>(&self) -> E {
-        self.ctx.fail(ParseErrorKind::RootNotObject)
-    }
 }
 
 struct DataSeed<'c> {

@@ -59,6 +59,84 @@ pub(crate) fn from_body<'de, S: DeserializeSeed<'de>>(
     Ok(value)
 }
 
+/// The root object both answers share: `code`, `msg`, and a `data` object read by `D`.
+pub(crate) struct Root<'de, V> {
+    pub(crate) code: Option<u16>,
+    pub(crate) msg: Option<Cow<'de, str>>,
+    pub(crate) data: Option<V>,
+}
+
+impl<V> Root<'_, V> {
+    /// `code`, which both answers require.
+    pub(crate) fn code(&self) -> Result<u16, ParseError> {
+        self.code
+            .ok_or_else(|| ParseError::new(ParseErrorKind::MissingCode))
+    }
+}
+
+/// Reads a [`Root`], handing `data` to the seed `D`.
+pub(crate) struct RootSeed<'c, D> {
+    pub(crate) ctx: &'c Ctx,
+    pub(crate) data: D,
+}
+
+impl<'de, D: DeserializeSeed<'de>> DeserializeSeed<'de> for RootSeed<'_, D> {
+    type Value = Root<'de, D::Value>;
+    fn deserialize<De: Deserializer<'de>>(self, d: De) -> Result<Self::Value, De::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, D: DeserializeSeed<'de>> Visitor<'de> for RootSeed<'_, D> {
+    type Value = Root<'de, D::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with `code`, `msg` and `data`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let ctx = self.ctx;
+        let mut data_seed = Some(self.data);
+        let mut root = Root {
+            code: None,
+            msg: None,
+            data: None,
+        };
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match key.as_str() {
+                "code" => {
+                    seen.mark(0, ctx)?;
+                    root.code = Some(map.next_value_seed(CodeSeed(ctx))?);
+                }
+                "msg" => {
+                    seen.mark(1, ctx)?;
+                    root.msg = map.next_value::<Loose<'de>>()?.into_str();
+                }
+                "data" => {
+                    seen.mark(2, ctx)?;
+                    // `seen` guarantees one `data`, so the seed is still here.
+                    if let Some(seed) = data_seed.take() {
+                        root.data = Some(map.next_value_seed(seed)?);
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(root)
+    }
+
+    refuse!(bool, i64, u64, f64, str, unit, seq);
+}
+
+impl<D> Refuse for RootSeed<'_, D> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(ParseErrorKind::RootNotObject)
+    }
+}
+
 /// A visitor that wants one JSON type and answers every other with a shape error.
 pub(crate) trait Refuse {
     /// Records the visitor's shape error in its [`Ctx`] and returns the serde error.

@@ -72,7 +72,14 @@ fn each_malformed_body_gives_its_kind() {
         let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
         let err = parse(body).expect_err(&shown);
         assert_eq!(err.kind(), kind, "{shown}");
-        assert_eq!(err.kind().is_syntax(), matches!(kind, K::InvalidJson | K::InvalidUtf8 | K::TrailingCharacters), "{shown}");
+        assert_eq!(
+            err.kind().is_syntax(),
+            matches!(
+                kind,
+                K::InvalidJson | K::InvalidUtf8 | K::TrailingCharacters
+            ),
+            "{shown}"
+        );
     }
 }
 
@@ -96,7 +103,10 @@ fn errors_name_the_problem_but_never_quote_the_body() {
     let secret = "sk-live-SECRET-VALUE";
     let body = format!(r#"{{"code":"{secret}","data":{{"task_id":"t"}}}}"#);
     let err = parse(body.as_bytes()).unwrap_err();
-    assert_eq!(err.to_string(), "invalid callback body: `code` is not an integer");
+    assert_eq!(
+        err.to_string(),
+        "invalid callback body: `code` is not an integer"
+    );
     assert!(!format!("{err:?}").contains(secret));
     let body = format!(r#"{{"code":200,"data":{{"task_id":"{secret}"#);
     let err = parse(body.as_bytes()).unwrap_err();
@@ -109,15 +119,32 @@ fn errors_name_the_problem_but_never_quote_the_body() {
 #[test]
 fn kind_names_are_distinct_snake_case() {
     let kinds = [
-        K::InvalidJson, K::InvalidUtf8, K::TrailingCharacters, K::BodyTooLarge, K::RootNotObject,
-        K::DuplicateKey, K::MissingCode, K::CodeNotInteger, K::CodeOutOfRange, K::DataNotObject,
-        K::MissingTaskId, K::EmptyTaskId, K::TaskIdNotString, K::TaskIdTooLong,
-        K::CallbackTypeNotString, K::TracksNotArray, K::TrackNotObject,
+        K::InvalidJson,
+        K::InvalidUtf8,
+        K::TrailingCharacters,
+        K::BodyTooLarge,
+        K::RootNotObject,
+        K::DuplicateKey,
+        K::MissingCode,
+        K::CodeNotInteger,
+        K::CodeOutOfRange,
+        K::DataNotObject,
+        K::MissingTaskId,
+        K::EmptyTaskId,
+        K::TaskIdNotString,
+        K::TaskIdTooLong,
+        K::CallbackTypeNotString,
+        K::TracksNotArray,
+        K::TrackNotObject,
     ];
     let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
     assert_eq!(names.len(), kinds.len());
     for name in names {
-        assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{name}");
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "{name}"
+        );
         assert_eq!(format!("{:>1}", name), name);
     }
 }

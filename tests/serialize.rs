@@ -36,7 +36,8 @@ fn a_failure_adds_its_kind_and_error_text() {
 
 #[test]
 fn unknown_stages_and_missing_fields_serialise_as_null() {
-    let line = serde_json::to_string(&parse(br#"{"code":200,"data":{"task_id":"t"}}"#).unwrap()).unwrap();
+    let line =
+        serde_json::to_string(&parse(br#"{"code":200,"data":{"task_id":"t"}}"#).unwrap()).unwrap();
     assert_eq!(
         line,
         r#"{"task_id":"t","stage":"unknown","callback_type":null,"code":200,"msg":null,"tracks":[]}"#

@@ -11,7 +11,10 @@ fn each_builder_produces_its_stage() {
         (CallbackBody::text("t"), Stage::Text),
         (CallbackBody::first("t"), Stage::First),
         (CallbackBody::complete("t"), Stage::Complete),
-        (CallbackBody::error("t", 501, "Audio generation failed"), Stage::Failed),
+        (
+            CallbackBody::error("t", 501, "Audio generation failed"),
+            Stage::Failed,
+        ),
     ];
     for (body, stage) in cases {
         let event = parse(&body.to_bytes()).unwrap();
@@ -30,7 +33,10 @@ fn a_first_callback_with_an_unfinished_track_reads_back() {
     let [a, b] = event.tracks() else { panic!() };
     assert_eq!(a.title(), Some("Iron Man"));
     assert_eq!(a.audio_url(), Some("https://cdn.example/a.mp3"));
-    assert_eq!(a.created_at().unwrap().epoch_millis(), Some(1_758_044_664_461));
+    assert_eq!(
+        a.created_at().unwrap().epoch_millis(),
+        Some(1_758_044_664_461)
+    );
     assert!(a.is_ready());
     assert!(!b.is_ready());
     assert_eq!(b.duration_secs(), None);
@@ -53,11 +59,18 @@ fn quirks_can_be_reproduced() {
     assert_eq!(failure.msg(), None);
 
     let body = CallbackBody::complete("t")
-        .track(TrackBody::ready("a").set("createTime", "2025-01-01 00:00:00".into()).without("duration"))
+        .track(
+            TrackBody::ready("a")
+                .set("createTime", "2025-01-01 00:00:00".into())
+                .without("duration"),
+        )
         .callback_type(Some("remix"))
         .to_bytes();
     let event = parse(&body).unwrap();
     assert_eq!(event.stage(), Stage::Unknown);
-    assert_eq!(event.tracks()[0].created_at().unwrap().epoch_millis(), Some(1_735_689_600_000));
+    assert_eq!(
+        event.tracks()[0].created_at().unwrap().epoch_millis(),
+        Some(1_735_689_600_000)
+    );
     assert_eq!(event.tracks()[0].duration_secs(), None);
 }
