@@ -10,7 +10,6 @@
 //! With `--record-info`, the files are polling answers and every event they stand for is
 //! printed. Errors go to standard error with their stable kind; the exit status is 1 if any
 //! body was refused.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::{
     io::{self, Read, Write},
