@@ -61,6 +61,8 @@ pub enum ParseErrorKind {
     TracksNotArray,
     /// An element of the track list is not an object.
     TrackNotObject,
+    /// The track list has more than [`MAX_TRACKS`](crate::MAX_TRACKS) tracks.
+    TooManyTracks,
 }
 
 impl ParseErrorKind {
@@ -85,6 +87,7 @@ impl ParseErrorKind {
             Self::CallbackTypeNotString => "callback_type_not_string",
             Self::TracksNotArray => "tracks_not_array",
             Self::TrackNotObject => "track_not_object",
+            Self::TooManyTracks => "too_many_tracks",
         }
     }
 
@@ -118,6 +121,7 @@ impl ParseErrorKind {
             Self::CallbackTypeNotString => "`data.callbackType` is not a string",
             Self::TracksNotArray => "the track list is not an array",
             Self::TrackNotObject => "a track is not an object",
+            Self::TooManyTracks => "too many tracks",
         }
     }
 }

@@ -87,7 +87,7 @@ pub use event::{Callback, Failure, Stage, VocalsEvent};
 pub use failure::FailureKind;
 pub use parse::parse;
 pub use track::{CreatedAt, Track};
-pub use wire::MAX_TASK_ID_LEN;
+pub use wire::{MAX_TASK_ID_LEN, MAX_TRACKS};
 
 // Compiles and runs the README's example as a doctest, so the README cannot go stale.
 #[cfg(doctest)]

@@ -354,6 +354,10 @@ impl Refuse for StrictStrSeed<'_> {
 /// hostile ids from bloating the dedup store's keys.
 pub const MAX_TASK_ID_LEN: usize = 256;
 
+/// The most tracks one callback or polling answer may list. A task yields one or two;
+/// the bound stops a body of `{},{},…` from costing fifty times its size in memory.
+pub const MAX_TRACKS: usize = 64;
+
 /// Checks a task id read by [`StrictStrSeed`] (null counts as missing).
 pub(crate) fn check_task_id(task_id: Option<Cow<'_, str>>) -> Result<Cow<'_, str>, ParseError> {
     match task_id {
@@ -418,6 +422,9 @@ impl<'de> Visitor<'de> for TracksSeed<'_> {
         // No capacity from the size hint: the hint is the sender's to choose.
         let mut tracks = Vec::new();
         while let Some(track) = seq.next_element_seed(TrackSeed(self.0))? {
+            if tracks.len() == MAX_TRACKS {
+                return Err(self.0.fail(ParseErrorKind::TooManyTracks));
+            }
             tracks.push(track);
         }
         Ok(tracks)

@@ -1,11 +1,18 @@
 //! Bodies that are not a usable callback, each with the typed error kind it must give.
 
-use vocals_callback::{MAX_TASK_ID_LEN, ParseErrorKind as K, parse};
+use vocals_callback::{MAX_TASK_ID_LEN, MAX_TRACKS, ParseErrorKind as K, parse};
 
 #[test]
 fn each_malformed_body_gives_its_kind() {
     let long_id = "a".repeat(MAX_TASK_ID_LEN + 1);
     let long_body = format!(r#"{{"code":200,"data":{{"task_id":"{long_id}"}}}}"#);
+    let tracks = |n: usize| {
+        format!(
+            r#"{{"code":200,"data":{{"task_id":"t","data":[{}]}}}}"#,
+            vec!["{}"; n].join(",")
+        )
+    };
+    let too_many = tracks(MAX_TRACKS + 1);
     let deep = "[".repeat(100_000);
     // Nesting inside a skipped value meets serde_json's recursion limit (128), not the stack.
     let deep_inside = format!(r#"{{"code":200,"x":{deep}"#);
@@ -61,6 +68,7 @@ fn each_malformed_body_gives_its_kind() {
         (br#"{"code":200,"data":{"task_id":"t","data":[1]}}"#, K::TrackNotObject),
         (br#"{"code":200,"data":{"task_id":"t","data":[null]}}"#, K::TrackNotObject),
         (br#"{"code":200,"data":{"task_id":"t","data":[{},[]]}}"#, K::TrackNotObject),
+        (too_many.as_bytes(), K::TooManyTracks),
         // Duplicates of keys the parser reads, at each level.
         (br#"{"code":200,"code":400,"data":{"task_id":"t"}}"#, K::DuplicateKey),
         (br#"{"code":200,"data":{"task_id":"a","task_id":"b"}}"#, K::DuplicateKey),
@@ -136,6 +144,7 @@ fn kind_names_are_distinct_snake_case() {
         K::CallbackTypeNotString,
         K::TracksNotArray,
         K::TrackNotObject,
+        K::TooManyTracks,
     ];
     let names: std::collections::HashSet<_> = kinds.iter().map(|k| k.as_str()).collect();
     assert_eq!(names.len(), kinds.len());
@@ -148,4 +157,13 @@ fn kind_names_are_distinct_snake_case() {
         );
         assert_eq!(kind.to_string(), name);
     }
+}
+
+#[test]
+fn exactly_the_most_tracks_are_accepted() {
+    let body = format!(
+        r#"{{"code":200,"data":{{"task_id":"t","data":[{}]}}}}"#,
+        vec![r#"{"id":"x"}"#; MAX_TRACKS].join(",")
+    );
+    assert_eq!(parse(body.as_bytes()).unwrap().tracks().len(), MAX_TRACKS);
 }
