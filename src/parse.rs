@@ -30,7 +30,8 @@ use crate::{
 /// A [`ParseError`] whose [`kind`](ParseError::kind) says what is wrong: the bytes are not
 /// one JSON document (syntax), or they are JSON but not an identifiable callback (shape: no
 /// integer `code`, no usable `data.task_id`, a key the crate reads given twice, a root,
-/// `data`, track list or track of the wrong type). Problems are reported in the order they
+/// `data`, track list or track of the wrong type, more than [`MAX_TRACKS`](crate::MAX_TRACKS)
+/// tracks). Problems are reported in the order they
 /// are met, reading the body from left to right.
 ///
 /// # Example

@@ -285,7 +285,8 @@ impl RecordInfo {
 /// The same [`ParseError`] kinds as [`crate::parse`]: syntax errors; a root that is not an
 /// object; a missing or non-integer `code`; `data` that is not an object; a task id that is
 /// not a string, empty or too long, or missing while `code` is 200; a track list or track
-/// of the wrong type; a key the parser reads given twice.
+/// of the wrong type, or more than [`MAX_TRACKS`](crate::MAX_TRACKS) tracks; a key the parser
+/// reads given twice.
 pub fn parse(body: &[u8]) -> Result<RecordInfo, ParseError> {
     let ctx = Ctx::default();
     let seed = RootSeed {
