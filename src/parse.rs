@@ -2,13 +2,16 @@
 
 use std::{borrow::Cow, fmt};
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 
 use crate::{
     error::{ParseError, ParseErrorKind},
     event::{Callback, VocalsEvent},
     track::Track,
-    wire::{self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse},
+    wire::{
+        self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse,
+        seed_via_visitor,
+    },
 };
 
 /// Parses a callback body into a typed [`VocalsEvent`].
@@ -99,12 +102,7 @@ struct DataSeed<'c> {
     ctx: &'c Ctx,
 }
 
-impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
-    type Value = Option<RawData<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(DataSeed<'_> => Option<RawData<'de>>);
 
 impl<'de> Visitor<'de> for DataSeed<'_> {
     type Value = Option<RawData<'de>>;

@@ -26,13 +26,16 @@
 
 use std::{borrow::Cow, fmt};
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 
 use crate::{
     error::{ParseError, ParseErrorKind},
     event::{Callback, VocalsEvent},
     track::{Created, CreatedAt, Track},
-    wire::{self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse},
+    wire::{
+        self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse,
+        seed_via_visitor,
+    },
 };
 
 /// The task's state in a polling answer (`data.status`).
@@ -344,12 +347,7 @@ struct DataSeed<'c> {
     ctx: &'c Ctx,
 }
 
-impl<'de> DeserializeSeed<'de> for DataSeed<'_> {
-    type Value = Option<RawData<'de>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(DataSeed<'_> => Option<RawData<'de>>);
 
 impl<'de> Visitor<'de> for DataSeed<'_> {
     type Value = Option<RawData<'de>>;
@@ -442,12 +440,7 @@ struct ResponseSeed<'c> {
 
 type RawResponse<'de> = Option<(Option<Cow<'de, str>>, Vec<Track>)>;
 
-impl<'de> DeserializeSeed<'de> for ResponseSeed<'_> {
-    type Value = RawResponse<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(ResponseSeed<'_> => RawResponse<'de>);
 
 impl<'de> Visitor<'de> for ResponseSeed<'_> {
     type Value = RawResponse<'de>;

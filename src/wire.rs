@@ -137,6 +137,23 @@ impl<D> Refuse for RootSeed<'_, D> {
     }
 }
 
+/// Makes a visitor its own `DeserializeSeed`: the seed carries the context (a [`Ctx`]) into
+/// nested values, and the visitor decides what each JSON type means.
+macro_rules! seed_via_visitor {
+    ($seed:ty => $value:ty) => {
+        impl<'de> serde::de::DeserializeSeed<'de> for $seed {
+            type Value = $value;
+            fn deserialize<D: serde::de::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+    };
+}
+pub(crate) use seed_via_visitor;
+
 /// A visitor that wants one JSON type and answers every other with a shape error.
 pub(crate) trait Refuse {
     /// Records the visitor's shape error in its [`Ctx`] and returns the serde error.
@@ -320,12 +337,7 @@ pub(crate) struct StrictStrSeed<'c> {
     pub(crate) kind: ParseErrorKind,
 }
 
-impl<'de> DeserializeSeed<'de> for StrictStrSeed<'_> {
-    type Value = Option<Cow<'de, str>>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(StrictStrSeed<'_> => Option<Cow<'de, str>>);
 
 impl<'de> Visitor<'de> for StrictStrSeed<'_> {
     type Value = Option<Cow<'de, str>>;
@@ -373,12 +385,7 @@ pub(crate) fn check_task_id(task_id: Option<Cow<'_, str>>) -> Result<Cow<'_, str
 /// Reads the response `code`: an integer in `0..=65535`.
 pub(crate) struct CodeSeed<'c>(pub(crate) &'c Ctx);
 
-impl<'de> DeserializeSeed<'de> for CodeSeed<'_> {
-    type Value = u16;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u16, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(CodeSeed<'_> => u16);
 
 impl<'de> Visitor<'de> for CodeSeed<'_> {
     type Value = u16;
@@ -403,12 +410,7 @@ impl Refuse for CodeSeed<'_> {
 /// Reads a track list: an array of objects, or null.
 pub(crate) struct TracksSeed<'c>(pub(crate) &'c Ctx);
 
-impl<'de> DeserializeSeed<'de> for TracksSeed<'_> {
-    type Value = Vec<Track>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Track>, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(TracksSeed<'_> => Vec<Track>);
 
 impl<'de> Visitor<'de> for TracksSeed<'_> {
     type Value = Vec<Track>;
@@ -442,12 +444,7 @@ impl Refuse for TracksSeed<'_> {
 /// answer's camelCase twins.
 struct TrackSeed<'c>(&'c Ctx);
 
-impl<'de> DeserializeSeed<'de> for TrackSeed<'_> {
-    type Value = Track;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Track, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+seed_via_visitor!(TrackSeed<'_> => Track);
 
 /// Which track field a key names (string fields by their [`field`] index).
 fn track_field(key: &str) -> Option<usize> {

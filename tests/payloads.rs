@@ -22,6 +22,17 @@ struct Expected<'a> {
     duration: f64,
 }
 
+/// The one track of kie.ai's `first` and `complete` samples.
+const KIE_TRACK: Expected<'static> = Expected {
+    id: "e231****-****-****-****-****8cadc7dc",
+    source: false,
+    prompt: "[Verse] Night city lights shining bright",
+    model: "chirp-v4-5",
+    title: "Iron Man",
+    tags: None,
+    duration: 198.44,
+};
+
 fn assert_track(track: &Track, e: &Expected<'_>) {
     assert_eq!(track.id(), Some(e.id));
     assert_eq!(track.audio_url(), Some("https://example.cn/****.mp3"));
@@ -77,18 +88,7 @@ fn kie_add_vocals_complete_has_one_track_without_source_fields_or_tags() {
     let [track] = event.tracks() else {
         panic!("one track")
     };
-    assert_track(
-        track,
-        &Expected {
-            id: "e231****-****-****-****-****8cadc7dc",
-            source: false,
-            prompt: "[Verse] Night city lights shining bright",
-            model: "chirp-v4-5",
-            title: "Iron Man",
-            tags: None,
-            duration: 198.44,
-        },
-    );
+    assert_track(track, &KIE_TRACK);
     assert_eq!(track.tags().count(), 0);
 }
 
@@ -153,18 +153,7 @@ fn kie_first_has_its_ready_track() {
     let [track] = event.tracks() else {
         panic!("one track")
     };
-    assert_track(
-        track,
-        &Expected {
-            id: "e231****-****-****-****-****8cadc7dc",
-            source: false,
-            prompt: "[Verse] Night city lights shining bright",
-            model: "chirp-v4-5",
-            title: "Iron Man",
-            tags: None,
-            duration: 198.44,
-        },
-    );
+    assert_track(track, &KIE_TRACK);
 }
 
 #[test]
