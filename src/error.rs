@@ -45,7 +45,7 @@ pub enum ParseErrorKind {
     CodeNotInteger,
     /// `code` is an integer outside `0..=65535`.
     CodeOutOfRange,
-    /// `data` is present but is not an object.
+    /// `data` is present but is not an object (in a polling answer, also `data.response`).
     DataNotObject,
     /// No `data.task_id` (or no `data` at all).
     MissingTaskId,
@@ -113,7 +113,7 @@ impl ParseErrorKind {
             Self::MissingCode => "missing `code`",
             Self::CodeNotInteger => "`code` is not an integer",
             Self::CodeOutOfRange => "`code` is out of range",
-            Self::DataNotObject => "`data` is not an object",
+            Self::DataNotObject => "`data` or `data.response` is not an object",
             Self::MissingTaskId => "missing `data.task_id`",
             Self::EmptyTaskId => "`data.task_id` is empty",
             Self::TaskIdNotString => "`data.task_id` is not a string",
