@@ -69,23 +69,30 @@
 )]
 
 mod arena;
+mod config;
 mod error;
 mod event;
 mod failure;
 pub mod lyrics;
 mod parse;
 pub mod record_info;
+mod rejection;
+mod secret;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 mod time;
 mod track;
+pub mod verify;
 mod wire;
 
+pub use config::{ConfigError, ConfigErrorKind};
 pub use error::{ParseError, ParseErrorKind};
 pub use event::{Callback, Failure, Stage, VocalsEvent};
 pub use failure::FailureKind;
 pub use parse::parse;
+pub use rejection::{Rejection, RejectionKind};
+pub use secret::Secret;
 pub use track::{CreatedAt, Track};
 pub use wire::{MAX_TASK_ID_LEN, MAX_TRACKS};
 

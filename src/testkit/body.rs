@@ -1,19 +1,4 @@
-//! Builders of callback bodies, for tests of your handler and of this crate.
-//!
-//! The bodies are what the provider sends: compact JSON with the live service's quirks
-//! (`createTime` as epoch milliseconds, unfinished tracks with `audio_url: ""` and no
-//! `duration`). Later releases add signing helpers and request builders here.
-//!
-//! ```
-//! use vocals_callback::{parse, testkit::{CallbackBody, TrackBody}, Stage};
-//!
-//! let body = CallbackBody::complete("65e563474bd7b6485dfb229eb92324a8")
-//!     .track(TrackBody::ready("e231").title("Iron Man").prompt("[Verse]\nNight city lights"))
-//!     .to_bytes();
-//! let event = parse(&body).unwrap();
-//! assert_eq!(event.stage(), Stage::Complete);
-//! assert_eq!(event.tracks()[0].title(), Some("Iron Man"));
-//! ```
+//! Builders of callback bodies.
 
 use serde_json::{Map, Value, json};
 

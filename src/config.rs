@@ -1,0 +1,93 @@
+//! Configuration mistakes, refused when a verifier or service is built.
+
+use std::{error::Error as StdError, fmt};
+
+/// What is wrong with a configuration; see [`ConfigError::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigErrorKind {
+    /// A secret is empty or only whitespace.
+    EmptySecret,
+    /// A secret has leading or trailing whitespace.
+    PaddedSecret,
+    /// A secret is not in the expected form (for example a `whsec_` key that is not
+    /// base64, or whose key is shorter than 24 or longer than 64 bytes).
+    InvalidSecret,
+    /// Two keys have the same label.
+    DuplicateLabel,
+    /// A tolerance window of zero, or of an hour or more.
+    InvalidTolerance,
+    /// A header or query parameter name that HTTP does not allow.
+    InvalidName,
+    /// A CIDR or address that does not parse.
+    InvalidCidr,
+    /// A capacity of zero.
+    ZeroCapacity,
+    /// A verifier was given nothing to check against (no key, token or network).
+    Empty,
+}
+
+impl ConfigErrorKind {
+    /// A stable snake_case name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::EmptySecret => "empty_secret",
+            Self::PaddedSecret => "padded_secret",
+            Self::InvalidSecret => "invalid_secret",
+            Self::DuplicateLabel => "duplicate_label",
+            Self::InvalidTolerance => "invalid_tolerance",
+            Self::InvalidName => "invalid_name",
+            Self::InvalidCidr => "invalid_cidr",
+            Self::ZeroCapacity => "zero_capacity",
+            Self::Empty => "empty",
+        }
+    }
+}
+
+/// A configuration mistake. Its text names the setting, never a secret's value.
+///
+/// ```
+/// use vocals_callback::{ConfigErrorKind, Secret};
+///
+/// let err = Secret::new("key ").unwrap_err();
+/// assert_eq!(err.kind(), ConfigErrorKind::PaddedSecret);
+/// assert_eq!(err.to_string(), "secret has leading or trailing whitespace");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    kind: ConfigErrorKind,
+    detail: &'static str,
+}
+
+impl ConfigError {
+    #[cold]
+    pub(crate) const fn new(kind: ConfigErrorKind, detail: &'static str) -> Self {
+        Self { kind, detail }
+    }
+
+    pub(crate) const fn empty_secret() -> Self {
+        Self::new(ConfigErrorKind::EmptySecret, "secret is empty")
+    }
+
+    pub(crate) const fn padded_secret() -> Self {
+        Self::new(
+            ConfigErrorKind::PaddedSecret,
+            "secret has leading or trailing whitespace",
+        )
+    }
+
+    /// The kind of mistake.
+    #[must_use]
+    pub fn kind(&self) -> ConfigErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail)
+    }
+}
+
+impl StdError for ConfigError {}

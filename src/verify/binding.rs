@@ -1,0 +1,294 @@
+//! Binding a signature that does not cover the body to the first body it came with.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::Mutex,
+    time::{Duration, SystemTime},
+};
+
+use sha2::{Digest, Sha256};
+
+use super::{Verified, time};
+use crate::{
+    config::{ConfigError, ConfigErrorKind},
+    rejection::{Rejection, RejectionKind},
+};
+
+/// Remembers `signature → SHA-256(body)` until the signature's timestamp leaves the window.
+///
+/// The provider's MAC covers only `task_id.timestamp`, so a captured header pair verifies
+/// with any body for that task inside the window. The cache makes each signature good for
+/// one body: the same signature with the same body again is a retry and passes; with a
+/// different body it is refused as [`SignatureReused`](RejectionKind::SignatureReused).
+///
+/// It is **bounded**: it holds at most `capacity` entries, allocated up front (see
+/// [`memory_bound`](Self::memory_bound)). When it is full of entries still inside their
+/// window it **fails closed** with [`BindingCacheFull`](RejectionKind::BindingCacheFull)
+/// (503 with `Retry-After` until the oldest entry expires) and never evicts a live entry,
+/// because an evicted entry is a replay window reopened. Only verified requests reach it,
+/// so an attacker without the key cannot fill it.
+///
+/// **Two genuine callbacks of one task sent within the same second carry the same
+/// signature** (the MAC covers only `task_id.timestamp`). The second is indistinguishable
+/// from a forgery and is refused; the sender retries it later under a new timestamp, and
+/// that passes.
+///
+/// The digest is SHA-256, unkeyed, so replicas sharing a store compute the same value.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use vocals_callback::{RejectionKind, verify::BindingCache};
+///
+/// let cache = BindingCache::new(10_000, Duration::from_secs(300))?;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_769_670_760);
+/// let mac = [7u8; 32];
+/// cache.bind(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // first delivery
+/// cache.bind(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // a retry: same body
+/// let swapped = cache.bind(&mac, 1_769_670_760, b"{\"a\":2}", now); // a swapped body
+/// assert_eq!(swapped.unwrap_err().kind(), RejectionKind::SignatureReused);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct BindingCache {
+    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    capacity: usize,
+    tolerance: Duration,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    digest: [u8; 32],
+    /// Unix second after which the signature is outside its window.
+    expires: u64,
+}
+
+impl BindingCache {
+    /// Bytes one entry costs at most: the 32-byte MAC, the 32-byte body digest, the 8-byte
+    /// expiry and the hash table's control byte, at the table's worst load of 7/8 with the
+    /// bucket count rounded up to a power of two (up to 2×).
+    pub const BYTES_PER_ENTRY: usize = (32 + 32 + 8 + 1) * 8 / 7 * 2;
+
+    /// A cache for `capacity` signatures, each kept for `tolerance` past its timestamp
+    /// (use the verifier's tolerance).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a capacity of zero or an invalid tolerance.
+    pub fn new(capacity: usize, tolerance: Duration) -> Result<Self, ConfigError> {
+        if capacity == 0 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::ZeroCapacity,
+                "binding cache capacity is zero",
+            ));
+        }
+        Ok(Self {
+            // std's `RandomState` keys SipHash randomly per process, so hostile keys
+            // cannot be made to collide (and the keys are MACs, unpredictable anyway).
+            entries: Mutex::new(HashMap::with_capacity(capacity)),
+            capacity,
+            tolerance: time::check_tolerance(tolerance)?,
+        })
+    }
+
+    /// Binds `mac` (signed at `timestamp`) to `body`.
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureReused`](RejectionKind::SignatureReused) when `mac` is bound to another
+    /// body inside its window; [`BindingCacheFull`](RejectionKind::BindingCacheFull) when
+    /// every entry is live.
+    pub fn bind(
+        &self,
+        mac: &[u8; 32],
+        timestamp: u64,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
+        // Hash outside the lock: it is the expensive part.
+        let digest: [u8; 32] = Sha256::digest(body).into();
+        let now = time::unix_secs(now);
+        let expires = timestamp.saturating_add(self.tolerance.as_secs());
+        // A poisoned lock only means another thread panicked mid-insert of plain data.
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = entries.get_mut(mac) {
+            if entry.expires >= now {
+                return if entry.digest == digest {
+                    Ok(())
+                } else {
+                    Err(RejectionKind::SignatureReused.into())
+                };
+            }
+            *entry = Entry { digest, expires };
+            return Ok(());
+        }
+        if entries.len() >= self.capacity {
+            entries.retain(|_, e| e.expires >= now);
+            if entries.len() >= self.capacity {
+                let oldest = entries.values().map(|e| e.expires).min().unwrap_or(now);
+                let wait = oldest.saturating_sub(now).saturating_add(1);
+                return Err(Rejection::retry_after(
+                    RejectionKind::BindingCacheFull,
+                    Duration::from_secs(wait),
+                ));
+            }
+        }
+        entries.insert(*mac, Entry { digest, expires });
+        Ok(())
+    }
+
+    /// Binds the signature of a [`Verified`] pass, if its scheme needs binding (its MAC
+    /// does not cover the body); passes otherwise.
+    ///
+    /// # Errors
+    ///
+    /// As [`bind`](Self::bind).
+    pub fn bind_verified(
+        &self,
+        verified: &Verified,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
+        match verified.unbound_signature() {
+            Some(signed) => self.bind(&signed.mac, signed.timestamp, body, now),
+            None => Ok(()),
+        }
+    }
+
+    /// Entries held now (live or not yet purged).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .map_or_else(|e| e.into_inner().len(), |m| m.len())
+    }
+
+    /// `true` when no entry is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most entries the cache holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// An upper bound of the memory the entries take: `capacity ×` [`BYTES_PER_ENTRY`](Self::BYTES_PER_ENTRY).
+    #[must_use]
+    pub fn memory_bound(&self) -> usize {
+        self.capacity.saturating_mul(Self::BYTES_PER_ENTRY)
+    }
+
+    /// The hash table's bucket count, for the tests of the memory bound.
+    #[cfg(test)]
+    fn allocated(&self) -> usize {
+        self.entries.lock().map_or(0, |m| m.capacity())
+    }
+}
+
+impl fmt::Debug for BindingCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BindingCache")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity)
+            .field("tolerance", &self.tolerance)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    const T: u64 = 1_769_670_760;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn cache(capacity: usize) -> BindingCache {
+        BindingCache::new(capacity, Duration::from_secs(300)).unwrap()
+    }
+
+    #[test]
+    fn a_retry_passes_and_a_swapped_body_is_refused() {
+        let c = cache(8);
+        c.bind(&[1; 32], T, b"body", at(T)).unwrap();
+        c.bind(&[1; 32], T, b"body", at(T + 60)).unwrap();
+        assert_eq!(
+            c.bind(&[1; 32], T, b"other", at(T + 60))
+                .unwrap_err()
+                .kind(),
+            RejectionKind::SignatureReused
+        );
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn an_entry_lives_until_its_timestamp_leaves_the_window() {
+        let c = cache(8);
+        c.bind(&[1; 32], T, b"body", at(T)).unwrap();
+        assert!(
+            c.bind(&[1; 32], T, b"other", at(T + 300)).is_err(),
+            "still inside at the edge"
+        );
+        c.bind(&[1; 32], T, b"other", at(T + 301)).unwrap();
+    }
+
+    #[test]
+    fn a_full_cache_of_live_entries_fails_closed_with_retry_after() {
+        let c = cache(2);
+        c.bind(&[1; 32], T, b"a", at(T)).unwrap();
+        c.bind(&[2; 32], T + 10, b"b", at(T + 10)).unwrap();
+        let err = c.bind(&[3; 32], T + 20, b"c", at(T + 20)).unwrap_err();
+        assert_eq!(err.kind(), RejectionKind::BindingCacheFull);
+        assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        // The oldest entry expires at T + 300: retry one second after.
+        assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(281)));
+        // The live entries are all still there: nothing was evicted.
+        assert!(c.bind(&[1; 32], T, b"x", at(T + 20)).is_err());
+        assert!(c.bind(&[2; 32], T + 10, b"x", at(T + 20)).is_err());
+        // Once the first has expired, its slot is reused.
+        c.bind(&[3; 32], T + 301, b"c", at(T + 301)).unwrap();
+        assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn memory_stays_within_the_documented_bound() {
+        let capacity = 10_000;
+        let c = cache(capacity);
+        let buckets = c.allocated();
+        for i in 0..(capacity as u64 * 3) {
+            let mut mac = [0u8; 32];
+            mac[..8].copy_from_slice(&i.to_le_bytes());
+            // Each entry is 400 s after the last batch: the earlier ones have expired.
+            let ts = T + (i / capacity as u64) * 400;
+            let _ = c.bind(&mac, ts, b"body", at(ts));
+            assert!(c.len() <= capacity);
+        }
+        assert_eq!(
+            c.allocated(),
+            buckets,
+            "the table never grew past its first allocation"
+        );
+        let table_bytes = buckets * (32 + 32 + 8 + 1);
+        assert!(
+            table_bytes <= c.memory_bound(),
+            "{table_bytes} > {}",
+            c.memory_bound()
+        );
+    }
+
+    #[test]
+    fn zero_capacity_is_a_configuration_error() {
+        assert_eq!(
+            BindingCache::new(0, Duration::from_secs(300))
+                .unwrap_err()
+                .kind(),
+            ConfigErrorKind::ZeroCapacity
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! Reading the one value of a verification header.
+
+use http::{HeaderMap, HeaderName};
+
+use crate::rejection::{Rejection, RejectionKind};
+
+/// The value of `name`: `None` when absent, a rejection when it is repeated
+/// (`duplicate_header`) or is not visible ASCII (`invalid_header`). Names are matched
+/// without regard to case, as HTTP requires.
+pub(crate) fn single<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a str>, Rejection> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(RejectionKind::DuplicateHeader.into());
+    }
+    // `to_str` accepts visible ASCII and spaces/tabs only.
+    let text = value
+        .to_str()
+        .map_err(|_| Rejection::from(RejectionKind::InvalidHeader))?;
+    Ok(Some(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    const NAME: HeaderName = HeaderName::from_static("x-webhook-signature");
+
+    #[test]
+    fn absent_single_repeated_and_binary_values() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(single(&headers, &NAME), Ok(None));
+        headers.insert("X-Webhook-Signature", HeaderValue::from_static("abc"));
+        assert_eq!(single(&headers, &NAME), Ok(Some("abc")));
+        headers.append("x-webhook-signature", HeaderValue::from_static("def"));
+        assert_eq!(
+            single(&headers, &NAME).unwrap_err().kind(),
+            RejectionKind::DuplicateHeader
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(NAME, HeaderValue::from_bytes(b"\xffabc").unwrap());
+        assert_eq!(
+            single(&headers, &NAME).unwrap_err().kind(),
+            RejectionKind::InvalidHeader
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! The provider's own rule (kie.ai): an HMAC of `task_id.timestamp`.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use hmac::{Hmac, Mac};
+use http::HeaderName;
+use sha2::Sha256;
+
+use super::{Verified, Verifier, VerifyRequest, header, time};
+use crate::{
+    config::{ConfigError, ConfigErrorKind},
+    rejection::{Rejection, RejectionKind},
+    secret::Secret,
+};
+
+/// The length of a padded standard base64 encoding of 32 bytes.
+const SIGNATURE_LEN: usize = 44;
+
+/// Verifies the kie.ai callback signature (`webhookHmacKey` on the account):
+///
+/// ```text
+/// X-Webhook-Signature = base64(HMAC-SHA256(key = UTF-8 bytes of the key,
+///                                          msg = data.task_id + "." + X-Webhook-Timestamp))
+/// ```
+///
+/// - header names in any case; each header exactly once;
+/// - the timestamp only as 1 to 10 ASCII digits, used as received, within the tolerance
+///   (default 300 s) in both directions, the edges included;
+/// - the signature only as padded standard base64 of 32 bytes (URL-safe, unpadded, hex or
+///   any other length is `malformed_signature`), compared in constant time;
+/// - several keys with labels, for rotation: any one matching passes and its label is
+///   reported.
+///
+/// **The MAC does not cover the body**: a captured header pair can carry any body for its
+/// task id inside the window. Pair this verifier with a [`BindingCache`](super::BindingCache),
+/// which binds each signature to the first body it was seen with.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use http::HeaderMap;
+/// use vocals_callback::{Secret, verify::{KieSignature, Verifier, VerifyRequest}};
+///
+/// let verifier = KieSignature::new(Secret::new("test-webhook-hmac-key")?)
+///     .with_key("next", Secret::new("rotated-key")?)?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("X-Webhook-Timestamp", "1769670760".parse()?);
+/// headers.insert("X-Webhook-Signature", "xG6/yOyrMyJtUdc1yjmHpKLHSHF3MpzOPa6uxSj3qb4=".parse()?);
+/// let now = UNIX_EPOCH + Duration::from_secs(1_769_670_790);
+/// let req = VerifyRequest::new(&headers, b"{}", now)
+///     .with_task_id(Some("ee9c2715375b7837f8bb51d641ff5863"));
+/// let verified = verifier.verify(&req)?;
+/// assert_eq!(verified.key_label(), Some("default"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct KieSignature {
+    /// Each key's label and its MAC, keyed once: cloning a keyed MAC is cheaper than keying
+    /// one per request.
+    keys: Vec<(Arc<str>, Hmac<Sha256>)>,
+    tolerance: Duration,
+}
+
+impl KieSignature {
+    /// The scheme name reported in [`Verified::scheme`].
+    pub const SCHEME: &'static str = "kie_signature";
+    /// `X-Webhook-Timestamp`: Unix seconds.
+    pub const TIMESTAMP_HEADER: HeaderName = HeaderName::from_static("x-webhook-timestamp");
+    /// `X-Webhook-Signature`: `base64(HMAC-SHA256(key, task_id + "." + timestamp))`.
+    pub const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-webhook-signature");
+
+    /// A verifier with one key, labelled `default`, and the default tolerance (300 s).
+    #[must_use]
+    // By value: the caller's secret is consumed here and wiped when dropped.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn new(key: Secret) -> Self {
+        Self {
+            keys: vec![(Arc::from("default"), keyed(&key))],
+            tolerance: time::DEFAULT_TOLERANCE,
+        }
+    }
+
+    /// Adds a key under `label` (for rotation: keep the old key until no callback signed
+    /// with it can arrive any more).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `label` is already used.
+    #[allow(clippy::needless_pass_by_value)]
+    pub fn with_key(mut self, label: &str, key: Secret) -> Result<Self, ConfigError> {
+        if self.keys.iter().any(|(l, _)| &**l == label) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::DuplicateLabel,
+                "two keys have the same label",
+            ));
+        }
+        self.keys.push((Arc::from(label), keyed(&key)));
+        Ok(self)
+    }
+
+    /// Sets the tolerance window (default 300 s), applied in both directions.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for zero or for an hour or more.
+    pub fn with_tolerance(mut self, tolerance: Duration) -> Result<Self, ConfigError> {
+        self.tolerance = time::check_tolerance(tolerance)?;
+        Ok(self)
+    }
+
+    /// The tolerance window.
+    #[must_use]
+    pub fn tolerance(&self) -> Duration {
+        self.tolerance
+    }
+}
+
+fn keyed(key: &Secret) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; `Secret` guarantees a non-empty one.
+    <Hmac<Sha256> as Mac>::new_from_slice(key.expose()).unwrap_or_else(|_| unreachable_key())
+}
+
+#[cold]
+fn unreachable_key() -> Hmac<Sha256> {
+    // new_from_slice only fails for fixed-size keys; HMAC has none. Keep a harmless value
+    // rather than a panic path.
+    <Hmac<Sha256> as Mac>::new(&Default::default())
+}
+
+/// Decodes a signature header: exactly 44 characters of canonical padded standard base64.
+pub(crate) fn decode_signature(text: &str) -> Result<[u8; 32], Rejection> {
+    let malformed = || Rejection::from(RejectionKind::MalformedSignature);
+    if text.len() != SIGNATURE_LEN {
+        return Err(malformed());
+    }
+    let mut buf = [0u8; 33];
+    let n = STANDARD
+        .decode_slice(text, &mut buf)
+        .map_err(|_| malformed())?;
+    let mut mac = [0u8; 32];
+    match buf.get(..n) {
+        Some(bytes) if n == 32 => mac.copy_from_slice(bytes),
+        _ => return Err(malformed()),
+    }
+    Ok(mac)
+}
+
+impl Verifier for KieSignature {
+    fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
+        let headers = req.headers();
+        let ts_text = header::single(headers, &Self::TIMESTAMP_HEADER)?
+            .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
+        let signature = header::single(headers, &Self::SIGNATURE_HEADER)?
+            .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
+        let timestamp = time::parse_timestamp(ts_text)?;
+        time::check_window(timestamp, req.now(), self.tolerance)?;
+        let mac = decode_signature(signature)?;
+        let task_id = req
+            .task_id()
+            .ok_or(Rejection::new(RejectionKind::MissingTaskId))?;
+        for (label, key) in &self.keys {
+            let mut check = key.clone();
+            check.update(task_id.as_bytes());
+            check.update(b".");
+            check.update(ts_text.as_bytes());
+            // `verify_slice` compares in constant time.
+            if check.verify_slice(&mac).is_ok() {
+                return Ok(
+                    Verified::new(Self::SCHEME, Some(label.clone())).with_signature(mac, timestamp)
+                );
+            }
+        }
+        Err(RejectionKind::InvalidSignature.into())
+    }
+}
+
+impl fmt::Debug for KieSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let labels: Vec<&str> = self.keys.iter().map(|(l, _)| &**l).collect();
+        f.debug_struct("KieSignature")
+            .field("keys", &labels)
+            .field("tolerance", &self.tolerance)
+            .finish()
+    }
+}

@@ -1,0 +1,198 @@
+//! Proving that a callback came from the provider.
+//!
+//! A [`Verifier`] looks at one request (headers, query string, peer address, raw body, the
+//! task id read from the body, and the current time) and answers [`Verified`] or a typed
+//! [`Rejection`]. Every configured verifier must pass. Verifiers are plain values with no
+//! I/O; the time comes in with the request, so every time rule is testable with a fixed
+//! clock.
+//!
+//! Built-ins: [`KieSignature`] (the provider's own rule) with [`BindingCache`], which makes
+//! its signature hold for one body only.
+
+use std::{fmt, net::IpAddr, sync::Arc, time::SystemTime};
+
+use http::HeaderMap;
+
+use crate::rejection::Rejection;
+
+mod binding;
+mod header;
+mod kie;
+pub(crate) mod time;
+
+pub use binding::BindingCache;
+pub use kie::KieSignature;
+
+/// What a verifier sees of one request. Build with [`VerifyRequest::new`].
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use vocals_callback::verify::VerifyRequest;
+///
+/// let headers = http::HeaderMap::new();
+/// let req = VerifyRequest::new(&headers, b"{}", UNIX_EPOCH + Duration::from_secs(1_769_670_760))
+///     .with_task_id(Some("ee9c2715375b7837f8bb51d641ff5863"))
+///     .with_query(Some("token=abc"));
+/// assert_eq!(req.task_id(), Some("ee9c2715375b7837f8bb51d641ff5863"));
+/// ```
+#[derive(Clone, Copy)]
+pub struct VerifyRequest<'a> {
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    now: SystemTime,
+    query: Option<&'a str>,
+    peer: Option<IpAddr>,
+    task_id: Option<&'a str>,
+}
+
+impl<'a> VerifyRequest<'a> {
+    /// A request with its headers, raw body and the current time.
+    #[must_use]
+    pub fn new(headers: &'a HeaderMap, body: &'a [u8], now: SystemTime) -> Self {
+        Self {
+            headers,
+            body,
+            now,
+            query: None,
+            peer: None,
+            task_id: None,
+        }
+    }
+
+    /// Sets the query string of the request URI (without `?`).
+    #[must_use]
+    pub fn with_query(mut self, query: Option<&'a str>) -> Self {
+        self.query = query;
+        self
+    }
+
+    /// Sets the address of the TCP peer.
+    #[must_use]
+    pub fn with_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+
+    /// Sets `data.task_id`, read from the body by the envelope parse.
+    #[must_use]
+    pub fn with_task_id(mut self, task_id: Option<&'a str>) -> Self {
+        self.task_id = task_id;
+        self
+    }
+
+    /// The request headers.
+    #[must_use]
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The raw body, exactly as received.
+    #[must_use]
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The current time.
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
+        self.now
+    }
+
+    /// The query string, if any.
+    #[must_use]
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
+    }
+
+    /// The TCP peer's address, if known.
+    #[must_use]
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
+    }
+
+    /// `data.task_id`, if the body has one.
+    #[must_use]
+    pub fn task_id(&self) -> Option<&'a str> {
+        self.task_id
+    }
+}
+
+impl fmt::Debug for VerifyRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values and the body may hold signatures and secrets: only sizes and ids.
+        f.debug_struct("VerifyRequest")
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body.len())
+            .field("now", &self.now)
+            .field("peer", &self.peer)
+            .field("task_id", &self.task_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A passed check: which scheme, and which key when the scheme has several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    scheme: &'static str,
+    key_label: Option<Arc<str>>,
+    signature: Option<Signed>,
+}
+
+/// What a signature covered, for the binding step: the MAC bytes and the timestamp.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Signed {
+    pub(crate) mac: [u8; 32],
+    pub(crate) timestamp: u64,
+}
+
+impl Verified {
+    /// A pass by `scheme`, with the matching key's label if any.
+    #[must_use]
+    pub fn new(scheme: &'static str, key_label: Option<Arc<str>>) -> Self {
+        Self {
+            scheme,
+            key_label,
+            signature: None,
+        }
+    }
+
+    pub(crate) fn with_signature(mut self, mac: [u8; 32], timestamp: u64) -> Self {
+        self.signature = Some(Signed { mac, timestamp });
+        self
+    }
+
+    /// The scheme that passed (`"kie_signature"`, `"standard_webhooks"`, …).
+    #[must_use]
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// The label of the key that matched, for schemes with rotation.
+    #[must_use]
+    pub fn key_label(&self) -> Option<&str> {
+        self.key_label.as_deref()
+    }
+
+    /// The MAC and timestamp, when the scheme's MAC does not cover the body and the
+    /// signature must be bound to it (see [`BindingCache`]).
+    pub(crate) fn unbound_signature(&self) -> Option<&Signed> {
+        self.signature.as_ref()
+    }
+}
+
+/// A check of a request's source. Implementations must not do I/O or block: they run on
+/// the request path.
+pub trait Verifier: Send + Sync + fmt::Debug + 'static {
+    /// Checks `req`.
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejection`] saying why the request is refused.
+    fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection>;
+
+    /// `false` when the verifier reads only headers, query and peer, so a service can run
+    /// it before reading the body.
+    fn needs_body(&self) -> bool {
+        true
+    }
+}
