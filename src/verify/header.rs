@@ -11,6 +11,27 @@ pub(crate) fn single<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
 ) -> Result<Option<&'a str>, Rejection> {
+    match single_bytes(headers, name)? {
+        // `from_utf8` on bytes `to_str` would accept; `HeaderValue::to_str` is the same check
+        // (visible ASCII, space and tab).
+        Some(bytes)
+            if bytes
+                .iter()
+                .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)) =>
+        {
+            Ok(std::str::from_utf8(bytes).ok())
+        }
+        Some(_) => Err(RejectionKind::InvalidHeader.into()),
+        None => Ok(None),
+    }
+}
+
+/// The raw bytes of `name`'s one value, for schemes whose own format check (base64,
+/// digits) already refuses every byte outside it.
+pub(crate) fn single_bytes<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a [u8]>, Rejection> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -18,11 +39,7 @@ pub(crate) fn single<'a>(
     if values.next().is_some() {
         return Err(RejectionKind::DuplicateHeader.into());
     }
-    // `to_str` accepts visible ASCII and spaces/tabs only.
-    let text = value
-        .to_str()
-        .map_err(|_| Rejection::from(RejectionKind::InvalidHeader))?;
-    Ok(Some(text))
+    Ok(Some(value.as_bytes()))
 }
 
 #[cfg(test)]

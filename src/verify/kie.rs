@@ -128,7 +128,7 @@ fn unreachable_key() -> Hmac<Sha256> {
 }
 
 /// Decodes a signature header: exactly 44 characters of canonical padded standard base64.
-pub(crate) fn decode_signature(text: &str) -> Result<[u8; 32], Rejection> {
+pub(crate) fn decode_signature(text: &[u8]) -> Result<[u8; 32], Rejection> {
     let malformed = || Rejection::from(RejectionKind::MalformedSignature);
     if text.len() != SIGNATURE_LEN {
         return Err(malformed());
@@ -148,11 +148,12 @@ pub(crate) fn decode_signature(text: &str) -> Result<[u8; 32], Rejection> {
 impl Verifier for KieSignature {
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
         let headers = req.headers();
-        let ts_text = header::single(headers, &Self::TIMESTAMP_HEADER)?
+        // Raw bytes: the digit and base64 checks below refuse everything else.
+        let ts_text = header::single_bytes(headers, &Self::TIMESTAMP_HEADER)?
             .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
-        let signature = header::single(headers, &Self::SIGNATURE_HEADER)?
+        let signature = header::single_bytes(headers, &Self::SIGNATURE_HEADER)?
             .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
-        let timestamp = time::parse_timestamp(ts_text)?;
+        let timestamp = time::parse_timestamp_bytes(ts_text)?;
         time::check_window(timestamp, req.now(), self.tolerance)?;
         let mac = decode_signature(signature)?;
         let task_id = req
@@ -162,7 +163,7 @@ impl Verifier for KieSignature {
             let mut check = key.clone();
             check.update(task_id.as_bytes());
             check.update(b".");
-            check.update(ts_text.as_bytes());
+            check.update(ts_text);
             // `verify_slice` compares in constant time.
             if check.verify_slice(&mac).is_ok() {
                 return Ok(

@@ -26,11 +26,22 @@ pub(crate) fn check_tolerance(tolerance: Duration) -> Result<Duration, ConfigErr
 /// no fraction, no exponent, no spaces). The MAC is computed over the header text as
 /// received, so a lenient reader that re-renders the number would check different bytes.
 pub(crate) fn parse_timestamp(text: &str) -> Result<u64, Rejection> {
-    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    parse_timestamp_bytes(text.as_bytes())
+}
+
+/// [`parse_timestamp`] over raw header bytes.
+pub(crate) fn parse_timestamp_bytes(text: &[u8]) -> Result<u64, Rejection> {
+    if text.is_empty() || text.len() > 10 {
         return Err(RejectionKind::InvalidTimestamp.into());
     }
-    text.parse()
-        .map_err(|_| RejectionKind::InvalidTimestamp.into())
+    // Ten digits fit in a u64 with room to spare, so no overflow check is needed.
+    text.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            Ok(acc * 10 + u64::from(b - b'0'))
+        } else {
+            Err(RejectionKind::InvalidTimestamp.into())
+        }
+    })
 }
 
 /// Seconds since the epoch of `now` (0 before the epoch).

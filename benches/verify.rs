@@ -1,0 +1,79 @@
+//! Verification on the 1.6 KB complete body, each scheme beside its raw floor, in one run:
+//!
+//! - `kie/floor`: HMAC-SHA256 of the 43-byte `task_id.timestamp` with a pre-keyed MAC cloned
+//!   per call; `kie/verify`: `KieSignature::verify` (headers, timestamp, window, base64,
+//!   constant-time compare).
+//! - `binding/floor`: SHA-256 of the body; `binding/bind`: `BindingCache::bind` of a new
+//!   signature (digest, lookup, insert).
+//!
+//! Run `cargo bench --bench verify`, then `python3 benches/ratios.py verify`.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::{
+    hint::black_box,
+    time::{Duration, Instant},
+};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use vocals_callback::{
+    Secret,
+    testkit::{FixedClock, kie_request},
+    verify::{BindingCache, KieSignature, Verifier, VerifyRequest},
+};
+
+const BODY: &[u8] = include_bytes!("../tests/fixtures/bodies/complete.json");
+const TASK_ID: &str = "65e563474bd7b6485dfb229eb92324a8";
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+const TS: u64 = 1_758_044_664;
+
+fn kie(c: &mut Criterion) {
+    let verifier = KieSignature::new(Secret::new(KEY).unwrap());
+    let req = kie_request(KEY, TASK_ID, TS, BODY.to_vec());
+    let now = FixedClock::at_unix(TS + 30).now();
+    let signed = format!("{TASK_ID}.{TS}");
+    let keyed = <Hmac<Sha256> as Mac>::new_from_slice(KEY.as_bytes()).unwrap();
+    let mut group = c.benchmark_group("verify/kie");
+    group.bench_function("floor", |b| {
+        b.iter(|| {
+            let mut mac = keyed.clone();
+            mac.update(black_box(signed.as_bytes()));
+            mac.finalize().into_bytes()
+        })
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            let r =
+                VerifyRequest::new(black_box(req.headers()), BODY, now).with_task_id(Some(TASK_ID));
+            verifier.verify(&r).unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn binding(c: &mut Criterion) {
+    let now = FixedClock::at_unix(TS).now();
+    let mut group = c.benchmark_group("verify/binding");
+    group.bench_function("floor", |b| b.iter(|| Sha256::digest(black_box(BODY))));
+    group.bench_function("bind", |b| {
+        // Each sample binds fresh signatures into a cache sized for it, as in steady
+        // state: a lookup that misses, then an insert into a table with room.
+        b.iter_custom(|iters| {
+            let cache = BindingCache::new(iters as usize + 1, Duration::from_secs(300)).unwrap();
+            let start = Instant::now();
+            for i in 0..iters {
+                let mut mac = [0u8; 32];
+                mac[..8].copy_from_slice(&i.to_le_bytes());
+                cache
+                    .bind(black_box(&mac), TS, black_box(BODY), now)
+                    .unwrap();
+            }
+            start.elapsed()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, kie, binding);
+criterion_main!(benches);
