@@ -5,6 +5,10 @@
 //!   constant-time compare).
 //! - `binding/floor`: SHA-256 of the body; `binding/bind`: `BindingCache::bind` of a new
 //!   signature (digest, lookup, insert).
+//! - `body_hmac/floor`: HMAC-SHA256 of `timestamp.body` with a pre-keyed MAC cloned per call;
+//!   `body_hmac/verify`: `BodyHmac::stripe` (the `t=…,v1=<hex>` header) on the same bytes.
+//! - `standard_webhooks/floor`: HMAC-SHA256 of `id.timestamp.body`, pre-keyed;
+//!   `standard_webhooks/verify`: `StandardWebhooks::verify`.
 //!
 //! Run `cargo bench --bench verify`, then `python3 benches/ratios.py verify`.
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -19,8 +23,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use vocals_callback::{
     Secret,
-    testkit::{FixedClock, kie_request},
-    verify::{BindingCache, KieSignature, Verifier, VerifyRequest},
+    testkit::{FixedClock, kie_request, sign_stripe, standard_webhooks_request},
+    verify::{BindingCache, BodyHmac, KieSignature, StandardWebhooks, Verifier, VerifyRequest},
 };
 
 const BODY: &[u8] = include_bytes!("../tests/fixtures/bodies/complete.json");
@@ -60,7 +64,8 @@ fn binding(c: &mut Criterion) {
         // Each sample binds fresh signatures into a cache sized for it, as in steady
         // state: a lookup that misses, then an insert into a table with room.
         b.iter_custom(|iters| {
-            let cache = BindingCache::new(iters as usize + 1, Duration::from_secs(300)).unwrap();
+            let capacity = usize::try_from(iters).unwrap() + 1;
+            let cache = BindingCache::new(capacity, Duration::from_secs(300)).unwrap();
             let start = Instant::now();
             for i in 0..iters {
                 let mut mac = [0u8; 32];
@@ -75,5 +80,71 @@ fn binding(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kie, binding);
+/// A MAC over `parts` with a pre-keyed MAC cloned per call: the floor of a body scheme.
+fn floor_mac(keyed: &Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = keyed.clone();
+    for part in parts {
+        mac.update(black_box(part));
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn body_hmac(c: &mut Criterion) {
+    const SECRET: &str = "whsec_stripe_like_secret";
+    let verifier = BodyHmac::stripe(Secret::new(SECRET).unwrap());
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "stripe-signature",
+        sign_stripe(SECRET, TS, BODY).parse().unwrap(),
+    );
+    let now = FixedClock::at_unix(TS + 30).now();
+    let keyed = <Hmac<Sha256> as Mac>::new_from_slice(SECRET.as_bytes()).unwrap();
+    let ts = TS.to_string();
+    let mut group = c.benchmark_group("verify/body_hmac");
+    group.bench_function("floor", |b| {
+        b.iter(|| floor_mac(&keyed, &[ts.as_bytes(), b".", BODY]))
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            verifier
+                .verify(&VerifyRequest::new(
+                    black_box(&headers),
+                    black_box(BODY),
+                    now,
+                ))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn standard_webhooks(c: &mut Criterion) {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    let verifier = StandardWebhooks::new(SECRET).unwrap();
+    let req = standard_webhooks_request(SECRET, ID, TS, BODY.to_vec());
+    let now = FixedClock::at_unix(TS + 30).now();
+    let key =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &SECRET[6..]).unwrap();
+    let keyed = <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap();
+    let ts = TS.to_string();
+    let mut group = c.benchmark_group("verify/standard_webhooks");
+    group.bench_function("floor", |b| {
+        b.iter(|| floor_mac(&keyed, &[ID.as_bytes(), b".", ts.as_bytes(), b".", BODY]))
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            verifier
+                .verify(&VerifyRequest::new(
+                    black_box(req.headers()),
+                    black_box(BODY),
+                    now,
+                ))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, kie, binding, body_hmac, standard_webhooks);
 criterion_main!(benches);

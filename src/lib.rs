@@ -1,7 +1,7 @@
 //! Receive the callbacks of the Suno-family music API's **Add Vocals** task (sunoapi.org,
 //! kie.ai, api.box) safely, in any server built on `http` types.
 //!
-//! This release provides the crate's foundation, a core with no I/O and no async:
+//! This release provides the crate's core, with no I/O and no async:
 //!
 //! - [`parse`]: a callback body into a typed [`VocalsEvent`] ([`Text`](VocalsEvent::Text),
 //!   [`First`](VocalsEvent::First), [`Complete`](VocalsEvent::Complete),
@@ -10,7 +10,12 @@
 //! - [`record_info::parse`]: the polling answer (`GET …/record-info`), whose
 //!   [`events`](record_info::RecordInfo::events) are the same events the callbacks carry,
 //!   so pushed and polled results can share one handler;
-//! - [`testkit`] (feature `testkit`): builders of realistic callback bodies for tests.
+//! - [`verify`]: proving the source: the provider's signature ([`verify::KieSignature`])
+//!   bound to its body ([`verify::BindingCache`]), body HMACs and Standard Webhooks for
+//!   other providers, a URL token and an IP allowlist for sites that sign nothing; typed
+//!   [`Rejection`]s with their HTTP status, [`Secret`]s that never reach a log;
+//! - [`testkit`] (feature `testkit`): builders of realistic callback bodies, signing
+//!   helpers and a fixed clock for tests.
 //!
 //! # Example
 //!

@@ -18,6 +18,10 @@
 
 mod body;
 mod sign;
+mod sign_more;
 
 pub use body::{CallbackBody, TrackBody};
 pub use sign::{FixedClock, kie_request, sign_kie};
+pub use sign_more::{
+    sign_body_hmac, sign_standard_webhooks, sign_stripe, standard_webhooks_request,
+};

@@ -6,8 +6,20 @@
 //! I/O; the time comes in with the request, so every time rule is testable with a fixed
 //! clock.
 //!
-//! Built-ins: [`KieSignature`] (the provider's own rule) with [`BindingCache`], which makes
-//! its signature hold for one body only.
+//! Built-ins:
+//!
+//! | verifier | for | reads |
+//! |---|---|---|
+//! | [`KieSignature`] | kie.ai's `X-Webhook-Signature` over `task_id.timestamp` | headers, task id |
+//! | [`BindingCache`] | (not a verifier) binds a `KieSignature` pass to its body | body digest |
+//! | [`BodyHmac`] | GitHub-, Slack-, Stripe- and Shopify-style HMACs of the raw body | headers, body |
+//! | [`StandardWebhooks`] | the Standard Webhooks spec (`webhook-*`, `whsec_` keys) | headers, body |
+//! | [`UrlToken`] | a secret in the `callBackUrl` query (sunoapi.org signs nothing) | query |
+//! | [`IpAllowlist`] | the sender's address, through trusted proxies | peer, `X-Forwarded-For` |
+//!
+//! Each rejection names its kind and carries the status of the service's status table
+//! (401 for signatures, timestamps and tokens; 403 for addresses; 400 for repeated or
+//! binary headers and a missing task id; 503 with `Retry-After` for a full binding cache).
 
 use std::{fmt, net::IpAddr, sync::Arc, time::SystemTime};
 
@@ -16,12 +28,20 @@ use http::HeaderMap;
 use crate::rejection::Rejection;
 
 mod binding;
+mod body_hmac;
 mod header;
+mod ip;
 mod kie;
+mod standard;
 pub(crate) mod time;
+mod token;
 
 pub use binding::BindingCache;
+pub use body_hmac::{BodyHmac, Encoding, SignedContent};
+pub use ip::{IpAllowlist, peer_from_extensions};
 pub use kie::KieSignature;
+pub use standard::StandardWebhooks;
+pub use token::UrlToken;
 
 /// What a verifier sees of one request. Build with [`VerifyRequest::new`].
 ///
