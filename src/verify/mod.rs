@@ -216,3 +216,70 @@ pub trait Verifier: Send + Sync + fmt::Debug + 'static {
         true
     }
 }
+
+/// Runs every verifier on `req`; all must pass. Returns each pass in order, or the first
+/// rejection.
+///
+/// # Errors
+///
+/// The first verifier's [`Rejection`], in the order given (put the cheap, header-only
+/// checks first).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use vocals_callback::{RejectionKind, Secret, verify::{UrlToken, Verifier, VerifyRequest, verify_all}};
+///
+/// let token = UrlToken::new("token", Secret::new("s3cret-token")?)?;
+/// let verifiers: [&dyn Verifier; 1] = [&token];
+/// let headers = http::HeaderMap::new();
+/// let now = UNIX_EPOCH + Duration::from_secs(1_769_670_760);
+/// let ok = VerifyRequest::new(&headers, b"{}", now).with_query(Some("token=s3cret-token"));
+/// assert_eq!(verify_all(verifiers, &ok)?.len(), 1);
+/// let bad = VerifyRequest::new(&headers, b"{}", now).with_query(Some("token=guess"));
+/// assert_eq!(verify_all(verifiers, &bad).unwrap_err().kind(), RejectionKind::InvalidToken);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn verify_all<'v>(
+    verifiers: impl IntoIterator<Item = &'v dyn Verifier>,
+    req: &VerifyRequest<'_>,
+) -> Result<Vec<Verified>, Rejection> {
+    verifiers.into_iter().map(|v| v.verify(req)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::{RejectionKind, Secret};
+
+    #[test]
+    fn every_verifier_must_pass_and_the_first_refusal_is_returned() {
+        let token = UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap();
+        let ips = IpAllowlist::new(["203.0.113.0/24"]).unwrap();
+        let verifiers: [&dyn Verifier; 2] = [&token, &ips];
+        let headers = HeaderMap::new();
+        let now = UNIX_EPOCH + Duration::from_secs(1);
+        let req = |query, peer: &str| {
+            VerifyRequest::new(&headers, b"", now)
+                .with_query(Some(query))
+                .with_peer(peer.parse().ok())
+        };
+        let passes = verify_all(verifiers, &req("token=t0ken", "203.0.113.9")).unwrap();
+        let schemes: Vec<_> = passes.iter().map(Verified::scheme).collect();
+        assert_eq!(schemes, ["url_token", "ip_allowlist"]);
+        let kind = |q, p| verify_all(verifiers, &req(q, p)).unwrap_err().kind();
+        assert_eq!(
+            kind("token=t0ken", "198.51.100.1"),
+            RejectionKind::PeerNotAllowed
+        );
+        assert_eq!(
+            kind("token=nope", "198.51.100.1"),
+            RejectionKind::InvalidToken
+        );
+        assert_eq!(
+            kind("token=nope", "203.0.113.9"),
+            RejectionKind::InvalidToken
+        );
+    }
+}
