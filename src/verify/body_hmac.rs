@@ -1,13 +1,16 @@
 //! A configurable HMAC-SHA256 of the raw body (GitHub, Slack, Stripe, Shopify and alike).
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName};
-use sha2::Sha256;
 
-use super::{Verified, Verifier, VerifyRequest, header, time};
+use super::{
+    Verified, Verifier, VerifyRequest,
+    header::{self, hex_digit},
+    keys::Keys,
+    time,
+};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -104,7 +107,7 @@ enum Format {
 #[derive(Clone)]
 pub struct BodyHmac {
     /// Each key's label and its MAC, keyed once.
-    keys: Vec<(Arc<str>, Hmac<Sha256>)>,
+    keys: Keys,
     header: HeaderName,
     format: Format,
     encoding: Encoding,
@@ -270,7 +273,7 @@ impl BodyHmac {
 
     fn with_format(header: HeaderName, key: &Secret, format: Format, encoding: Encoding) -> Self {
         Self {
-            keys: vec![(Arc::from("default"), keyed(key.expose()))],
+            keys: Keys::new(key.expose()),
             header,
             format,
             encoding,
@@ -294,13 +297,7 @@ impl BodyHmac {
     /// [`ConfigError`] when `label` is already used.
     #[allow(clippy::needless_pass_by_value)]
     pub fn with_key(mut self, label: &str, key: Secret) -> Result<Self, ConfigError> {
-        if self.keys.iter().any(|(l, _)| &**l == label) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::DuplicateLabel,
-                "two keys have the same label",
-            ));
-        }
-        self.keys.push((Arc::from(label), keyed(key.expose())));
+        self.keys.add(label, key.expose())?;
         Ok(self)
     }
 
@@ -406,19 +403,8 @@ impl BodyHmac {
 
     /// The first key whose MAC of `parts` equals one of `macs`.
     fn check(&self, parts: &[&[u8]], macs: &[[u8; 32]]) -> Option<Verified> {
-        for (label, key) in &self.keys {
-            let mut signed = key.clone();
-            for part in parts {
-                signed.update(part);
-            }
-            for mac in macs {
-                // `verify_slice` compares in constant time; the clone keeps the hashed body.
-                if signed.clone().verify_slice(mac).is_ok() {
-                    return Some(Verified::new(Self::SCHEME, Some(label.clone())));
-                }
-            }
-        }
-        None
+        let label = self.keys.find(parts, &macs.iter().copied())?;
+        Some(Verified::new(Self::SCHEME, Some(label)))
     }
 
     fn verify_plain(
@@ -495,12 +481,6 @@ fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
         .map_err(|_| ConfigError::new(ConfigErrorKind::InvalidName, "not a valid HTTP header name"))
 }
 
-fn keyed(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length; `Secret` guarantees a non-empty one.
-    <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
-}
-
 /// The one value of a required header; absent or empty is `missing`.
 fn required<'a>(
     headers: &'a HeaderMap,
@@ -539,15 +519,6 @@ fn decode_mac(text: &str, encoding: Encoding) -> Option<[u8; 32]> {
     Some(mac)
 }
 
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 impl Verifier for BodyHmac {
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
         match &self.format {
@@ -561,7 +532,7 @@ impl Verifier for BodyHmac {
 
 impl fmt::Debug for BodyHmac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let labels: Vec<&str> = self.keys.iter().map(|(l, _)| &**l).collect();
+        let labels = self.keys.labels();
         f.debug_struct("BodyHmac")
             .field("header", &self.header)
             .field("format", &self.format)

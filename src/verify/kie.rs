@@ -1,15 +1,13 @@
 //! The provider's own rule (kie.ai): an HMAC of `task_id.timestamp`.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use hmac::{Hmac, Mac};
 use http::HeaderName;
-use sha2::Sha256;
 
-use super::{Verified, Verifier, VerifyRequest, header, time};
+use super::{Verified, Verifier, VerifyRequest, header, keys::Keys, time};
 use crate::{
-    config::{ConfigError, ConfigErrorKind},
+    config::ConfigError,
     rejection::{Rejection, RejectionKind},
     secret::Secret,
 };
@@ -55,9 +53,7 @@ const SIGNATURE_LEN: usize = 44;
 /// ```
 #[derive(Clone)]
 pub struct KieSignature {
-    /// Each key's label and its MAC, keyed once: cloning a keyed MAC is cheaper than keying
-    /// one per request.
-    keys: Vec<(Arc<str>, Hmac<Sha256>)>,
+    keys: Keys,
     tolerance: Duration,
 }
 
@@ -75,7 +71,7 @@ impl KieSignature {
     #[allow(clippy::needless_pass_by_value)]
     pub fn new(key: Secret) -> Self {
         Self {
-            keys: vec![(Arc::from("default"), keyed(&key))],
+            keys: Keys::new(key.expose()),
             tolerance: time::DEFAULT_TOLERANCE,
         }
     }
@@ -88,13 +84,7 @@ impl KieSignature {
     /// [`ConfigError`] when `label` is already used.
     #[allow(clippy::needless_pass_by_value)]
     pub fn with_key(mut self, label: &str, key: Secret) -> Result<Self, ConfigError> {
-        if self.keys.iter().any(|(l, _)| &**l == label) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::DuplicateLabel,
-                "two keys have the same label",
-            ));
-        }
-        self.keys.push((Arc::from(label), keyed(&key)));
+        self.keys.add(label, key.expose())?;
         Ok(self)
     }
 
@@ -113,18 +103,6 @@ impl KieSignature {
     pub fn tolerance(&self) -> Duration {
         self.tolerance
     }
-}
-
-fn keyed(key: &Secret) -> Hmac<Sha256> {
-    // HMAC takes keys of any length; `Secret` guarantees a non-empty one.
-    <Hmac<Sha256> as Mac>::new_from_slice(key.expose()).unwrap_or_else(|_| unreachable_key())
-}
-
-#[cold]
-fn unreachable_key() -> Hmac<Sha256> {
-    // new_from_slice only fails for fixed-size keys; HMAC has none. Keep a harmless value
-    // rather than a panic path.
-    <Hmac<Sha256> as Mac>::new(&Default::default())
 }
 
 /// Decodes a signature header: exactly 44 characters of canonical padded standard base64.
@@ -159,25 +137,19 @@ impl Verifier for KieSignature {
         let task_id = req
             .task_id()
             .ok_or(Rejection::new(RejectionKind::MissingTaskId))?;
-        for (label, key) in &self.keys {
-            let mut check = key.clone();
-            check.update(task_id.as_bytes());
-            check.update(b".");
-            check.update(ts_text);
-            // `verify_slice` compares in constant time.
-            if check.verify_slice(&mac).is_ok() {
-                return Ok(
-                    Verified::new(Self::SCHEME, Some(label.clone())).with_signature(mac, timestamp)
-                );
+        let parts: [&[u8]; 3] = [task_id.as_bytes(), b".", ts_text];
+        match self.keys.find(&parts, &std::iter::once(mac)) {
+            Some(label) => {
+                Ok(Verified::new(Self::SCHEME, Some(label)).with_signature(mac, timestamp))
             }
+            None => Err(RejectionKind::InvalidSignature.into()),
         }
-        Err(RejectionKind::InvalidSignature.into())
     }
 }
 
 impl fmt::Debug for KieSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let labels: Vec<&str> = self.keys.iter().map(|(l, _)| &**l).collect();
+        let labels = self.keys.labels();
         f.debug_struct("KieSignature")
             .field("keys", &labels)
             .field("tolerance", &self.tolerance)

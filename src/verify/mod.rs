@@ -31,6 +31,7 @@ mod binding;
 mod body_hmac;
 mod header;
 mod ip;
+mod keys;
 mod kie;
 mod standard;
 pub(crate) mod time;

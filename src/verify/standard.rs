@@ -1,14 +1,12 @@
 //! Standard Webhooks v1 (also sent by Svix): an HMAC of `id.timestamp.body`.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use hmac::{Hmac, Mac};
 use http::{HeaderMap, HeaderName};
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use super::{Verified, Verifier, VerifyRequest, header, time};
+use super::{Verified, Verifier, VerifyRequest, header, keys::Keys, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -82,7 +80,7 @@ const SIGNATURE_B64_LEN: usize = 44;
 #[derive(Clone)]
 pub struct StandardWebhooks {
     /// Each key's label and its MAC, keyed once.
-    keys: Vec<(Arc<str>, Hmac<Sha256>)>,
+    keys: Keys,
     tolerance: Duration,
     svix_headers: bool,
 }
@@ -149,7 +147,7 @@ impl StandardWebhooks {
     #[allow(clippy::needless_pass_by_value)]
     pub fn from_key(key: Secret) -> Self {
         Self {
-            keys: vec![(Arc::from("default"), keyed(key.expose()))],
+            keys: Keys::new(key.expose()),
             tolerance: time::DEFAULT_TOLERANCE,
             svix_headers: false,
         }
@@ -192,13 +190,7 @@ impl StandardWebhooks {
     /// [`ConfigError`] when `label` is already used.
     #[allow(clippy::needless_pass_by_value)]
     pub fn with_key(mut self, label: &str, key: Secret) -> Result<Self, ConfigError> {
-        if self.keys.iter().any(|(l, _)| &**l == label) {
-            return Err(ConfigError::new(
-                ConfigErrorKind::DuplicateLabel,
-                "two keys have the same label",
-            ));
-        }
-        self.keys.push((Arc::from(label), keyed(key.expose())));
+        self.keys.add(label, key.expose())?;
         Ok(self)
     }
 
@@ -300,12 +292,6 @@ fn decode_secret(secret: &str) -> Result<Secret, ConfigError> {
     Secret::from_bytes(key.to_vec())
 }
 
-fn keyed(key: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length; `Secret` guarantees a non-empty one.
-    <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()))
-}
-
 /// The MAC of one `v1,<base64>` entry, or `None` for an entry to skip.
 fn v1_entry(entry: &str) -> Option<[u8; 32]> {
     let encoded = entry.strip_prefix("v1,")?;
@@ -343,21 +329,11 @@ impl Verifier for StandardWebhooks {
         let timestamp = time::parse_timestamp(ts_text)?;
         time::check_window(timestamp, req.now(), self.tolerance)?;
 
-        let mut well_formed = false;
-        for (label, key) in &self.keys {
-            let mut signed = key.clone();
-            signed.update(id.as_bytes());
-            signed.update(b".");
-            signed.update(ts_text.as_bytes());
-            signed.update(b".");
-            signed.update(req.body());
-            for mac in signatures.split(' ').filter_map(v1_entry) {
-                well_formed = true;
-                // `verify_slice` compares in constant time; the clone keeps the hashed body.
-                if signed.clone().verify_slice(&mac).is_ok() {
-                    return Ok(Verified::new(Self::SCHEME, Some(label.clone())));
-                }
-            }
+        let macs = signatures.split(' ').filter_map(v1_entry);
+        let well_formed = macs.clone().next().is_some();
+        let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body()];
+        if let Some(label) = self.keys.find(&parts, &macs) {
+            return Ok(Verified::new(Self::SCHEME, Some(label)));
         }
         Err(if well_formed {
             RejectionKind::InvalidSignature
@@ -370,7 +346,7 @@ impl Verifier for StandardWebhooks {
 
 impl fmt::Debug for StandardWebhooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let labels: Vec<&str> = self.keys.iter().map(|(l, _)| &**l).collect();
+        let labels = self.keys.labels();
         f.debug_struct("StandardWebhooks")
             .field("keys", &labels)
             .field("tolerance", &self.tolerance)

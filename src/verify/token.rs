@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
-use super::{Verified, Verifier, VerifyRequest};
+use super::{Verified, Verifier, VerifyRequest, header::hex_digit};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -159,15 +159,6 @@ fn percent_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
         }
     }
     Some(out)
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Whether `given == expected`, in time that depends only on `expected.len()` (and not on
