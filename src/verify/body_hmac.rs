@@ -3,7 +3,7 @@
 use std::{fmt, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use http::{HeaderMap, HeaderName};
+use http::HeaderName;
 
 use super::{
     Verified, Verifier, VerifyRequest,
@@ -414,10 +414,10 @@ impl BodyHmac {
         timestamp: Option<&(HeaderName, SignedContent)>,
     ) -> Result<Verified, Rejection> {
         let headers = req.headers();
-        let signature = required(headers, &self.header, RejectionKind::MissingSignature)?;
+        let signature = header::required(headers, &self.header, RejectionKind::MissingSignature)?;
         let stamp = match timestamp {
             Some((name, content)) => {
-                let text = required(headers, name, RejectionKind::MissingTimestamp)?;
+                let text = header::required(headers, name, RejectionKind::MissingTimestamp)?;
                 let ts = time::parse_timestamp(text)?;
                 Some((text, ts, *content))
             }
@@ -445,7 +445,7 @@ impl BodyHmac {
     }
 
     fn verify_stripe(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
-        let value = required(req.headers(), &self.header, RejectionKind::MissingSignature)?;
+        let value = header::required(req.headers(), &self.header, RejectionKind::MissingSignature)?;
         let mut ts_text = None;
         for (key, val) in value.split(',').filter_map(|item| item.split_once('=')) {
             if key == "t" && ts_text.replace(val).is_some() {
@@ -479,18 +479,6 @@ fn not_for_stripe() -> ConfigError {
 fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
     HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| ConfigError::new(ConfigErrorKind::InvalidName, "not a valid HTTP header name"))
-}
-
-/// The one value of a required header; absent or empty is `missing`.
-fn required<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-    missing: RejectionKind,
-) -> Result<&'a str, Rejection> {
-    match header::single(headers, name)? {
-        Some(text) if !text.is_empty() => Ok(text),
-        _ => Err(missing.into()),
-    }
 }
 
 /// A 32-byte MAC from its text, or `None` when it is not exactly that in `encoding`.

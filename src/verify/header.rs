@@ -26,6 +26,18 @@ pub(crate) fn single<'a>(
     }
 }
 
+/// The one value of a header the scheme requires: absent or empty is `missing`.
+pub(crate) fn required<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+    missing: RejectionKind,
+) -> Result<&'a str, Rejection> {
+    match single(headers, name)? {
+        Some(text) if !text.is_empty() => Ok(text),
+        _ => Err(missing.into()),
+    }
+}
+
 /// The raw bytes of `name`'s one value, for schemes whose own format check (base64,
 /// digits) already refuses every byte outside it.
 pub(crate) fn single_bytes<'a>(

@@ -307,25 +307,15 @@ fn v1_entry(entry: &str) -> Option<[u8; 32]> {
     Some(mac)
 }
 
-/// The one value of a required header; absent or empty is `missing`.
-fn required<'a>(
-    headers: &'a HeaderMap,
-    name: &HeaderName,
-    missing: RejectionKind,
-) -> Result<&'a str, Rejection> {
-    match header::single(headers, name)? {
-        Some(text) if !text.is_empty() => Ok(text),
-        _ => Err(missing.into()),
-    }
-}
-
 impl Verifier for StandardWebhooks {
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
         let headers = req.headers();
         let family = self.family(headers)?;
-        let id = required(headers, &family.id, RejectionKind::MissingSignature)?;
-        let ts_text = required(headers, &family.timestamp, RejectionKind::MissingTimestamp)?;
-        let signatures = required(headers, &family.signature, RejectionKind::MissingSignature)?;
+        let id = header::required(headers, &family.id, RejectionKind::MissingSignature)?;
+        let ts_text =
+            header::required(headers, &family.timestamp, RejectionKind::MissingTimestamp)?;
+        let signatures =
+            header::required(headers, &family.signature, RejectionKind::MissingSignature)?;
         let timestamp = time::parse_timestamp(ts_text)?;
         time::check_window(timestamp, req.now(), self.tolerance)?;
 
