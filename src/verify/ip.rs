@@ -37,11 +37,21 @@ use crate::{
 /// [`VerifyRequest::with_peer`]. **Without one, every request is refused**
 /// (`peer_not_allowed`, 403): the service must supply it. A server usually stores it in the
 /// request's extensions; [`peer_from_extensions`] reads a [`SocketAddr`] or an [`IpAddr`]
-/// stored there. With axum, serve with
+/// stored there. With a server of your own (hyper-util, a custom accept loop), insert the
+/// connection's `SocketAddr` into each request's extensions. With axum, serve with
 /// `app.into_make_service_with_connect_info::<SocketAddr>()`, which stores a
-/// `ConnectInfo<SocketAddr>` (the callback service reads that type itself); with a server of
-/// your own (hyper-util, a custom accept loop), insert the connection's `SocketAddr` into
-/// each request's extensions.
+/// `ConnectInfo<SocketAddr>`: a type this crate cannot name without depending on axum, so
+/// copy it into the extensions with one middleware:
+///
+/// ```text
+/// use axum::{extract::{ConnectInfo, Request}, middleware::map_request};
+/// let app = app.layer(map_request(
+///     |ConnectInfo(addr): ConnectInfo<SocketAddr>, mut req: Request| async move {
+///         req.extensions_mut().insert(addr);
+///         req
+///     },
+/// ));
+/// ```
 ///
 /// # Proxies
 ///
@@ -182,8 +192,9 @@ impl fmt::Debug for IpAllowlist {
 /// The peer address a server stored in the request's extensions: a [`SocketAddr`] (its IP)
 /// or, failing that, an [`IpAddr`]. `None` when neither is there.
 ///
-/// axum's `ConnectInfo<SocketAddr>` is a type of its own and is not read here (the callback
-/// service reads it); a server of your own can `extensions_mut().insert(socket_addr)`.
+/// axum's `ConnectInfo<SocketAddr>` is a type of its own and is not read here; see
+/// [`IpAllowlist`] for the one-line middleware that copies it into the extensions. A server
+/// of your own can `extensions_mut().insert(socket_addr)`.
 ///
 /// ```
 /// use std::net::{IpAddr, SocketAddr};
