@@ -1,17 +1,14 @@
 //! Parsing a callback body into a [`VocalsEvent`].
 
-use std::{borrow::Cow, fmt};
+use std::borrow::Cow;
 
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::de::MapAccess;
 
 use crate::{
     error::{ParseError, ParseErrorKind},
     event::{Callback, VocalsEvent},
     track::Track,
-    wire::{
-        self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse,
-        seed_via_visitor,
-    },
+    wire::{self, Ctx, Fields, Loose, ObjectSeed, RootSeed, StrictStrSeed, TracksSeed},
 };
 
 /// Parses a callback body into a typed [`VocalsEvent`].
@@ -71,7 +68,8 @@ pub fn parse(body: &[u8]) -> Result<VocalsEvent, ParseError> {
     let ctx = Ctx::default();
     let seed = RootSeed {
         ctx: &ctx,
-        data: DataSeed { ctx: &ctx },
+        // `data: null` reads as absent, hence a missing task id.
+        data: ObjectSeed::<RawData<'_>>::new(&ctx, ParseErrorKind::DataNotObject),
     };
     let root = wire::from_body(body, &ctx, seed)?;
     let code = root.code()?;
@@ -97,61 +95,35 @@ struct RawData<'de> {
     tracks: Vec<Track>,
 }
 
-/// Reads `data`: an object, or null (read as absent, hence a missing task id).
-struct DataSeed<'c> {
-    ctx: &'c Ctx,
-}
+impl<'de> Fields<'de> for RawData<'de> {
+    const NAME: &'static str = "the data object";
 
-seed_via_visitor!(DataSeed<'_> => Option<RawData<'de>>);
-
-impl<'de> Visitor<'de> for DataSeed<'_> {
-    type Value = Option<RawData<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the data object")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.ctx;
-        let mut data = RawData::default();
-        let mut seen = Seen::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.as_str() {
-                "task_id" => {
-                    seen.mark(0, ctx)?;
-                    let kind = ParseErrorKind::TaskIdNotString;
-                    data.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
-                }
-                "callbackType" => {
-                    seen.mark(1, ctx)?;
-                    let kind = ParseErrorKind::CallbackTypeNotString;
-                    data.callback_type = map.next_value_seed(StrictStrSeed { ctx, kind })?;
-                }
-                "data" => {
-                    seen.mark(2, ctx)?;
-                    data.tracks = map.next_value_seed(TracksSeed(ctx))?;
-                }
-                "error" => {
-                    seen.mark(3, ctx)?;
-                    data.error = map.next_value::<Loose<'de>>()?.into_str();
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        ctx: &Ctx,
+    ) -> Result<Option<u32>, A::Error> {
+        Ok(Some(match key {
+            "task_id" => {
+                let kind = ParseErrorKind::TaskIdNotString;
+                self.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                0
             }
-        }
-        Ok(Some(data))
-    }
-
-    refuse!(bool, i64, u64, f64, str, seq);
-}
-
-impl Refuse for DataSeed<'_> {
-    fn refuse<E: de::Error>(&self) -> E {
-        self.ctx.fail(ParseErrorKind::DataNotObject)
+            "callbackType" => {
+                let kind = ParseErrorKind::CallbackTypeNotString;
+                self.callback_type = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                1
+            }
+            "data" => {
+                self.tracks = map.next_value_seed(TracksSeed(ctx))?;
+                2
+            }
+            "error" => {
+                self.error = map.next_value::<Loose<'de>>()?.into_str();
+                3
+            }
+            _ => return Ok(None),
+        }))
     }
 }

@@ -24,18 +24,15 @@
 //! # Ok::<(), vocals_callback::ParseError>(())
 //! ```
 
-use std::{borrow::Cow, fmt};
+use std::borrow::Cow;
 
-use serde::de::{self, IgnoredAny, MapAccess, Visitor};
+use serde::de::MapAccess;
 
 use crate::{
     error::{ParseError, ParseErrorKind},
     event::{Callback, VocalsEvent},
     track::{Created, CreatedAt, Track},
-    wire::{
-        self, Ctx, Key, Loose, Refuse, RootSeed, Seen, StrictStrSeed, TracksSeed, refuse,
-        seed_via_visitor,
-    },
+    wire::{self, Ctx, Fields, Loose, ObjectSeed, RootSeed, StrictStrSeed, TracksSeed},
 };
 
 /// The task's state in a polling answer (`data.status`).
@@ -294,7 +291,7 @@ pub fn parse(body: &[u8]) -> Result<RecordInfo, ParseError> {
     let ctx = Ctx::default();
     let seed = RootSeed {
         ctx: &ctx,
-        data: DataSeed { ctx: &ctx },
+        data: ObjectSeed::<RawData<'_>>::new(&ctx, ParseErrorKind::DataNotObject),
     };
     let root = wire::from_body(body, &ctx, seed)?;
     let code = root.code()?;
@@ -343,146 +340,100 @@ struct RawData<'de> {
     tracks: Vec<Track>,
 }
 
-struct DataSeed<'c> {
-    ctx: &'c Ctx,
-}
+impl<'de> Fields<'de> for RawData<'de> {
+    const NAME: &'static str = "the data object";
 
-seed_via_visitor!(DataSeed<'_> => Option<RawData<'de>>);
-
-impl<'de> Visitor<'de> for DataSeed<'_> {
-    type Value = Option<RawData<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the data object")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.ctx;
-        let mut data = RawData::default();
-        let mut seen = Seen::default();
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        ctx: &Ctx,
+    ) -> Result<Option<u32>, A::Error> {
         let loose_str = |v: Loose<'de>| v.into_str();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.as_str() {
-                "taskId" | "task_id" => {
-                    seen.mark(0, ctx)?;
-                    let kind = ParseErrorKind::TaskIdNotString;
-                    data.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
-                }
-                "response" => {
-                    seen.mark(1, ctx)?;
-                    if let Some((id, tracks)) = map.next_value_seed(ResponseSeed { ctx })? {
-                        data.response_task_id = id;
-                        data.tracks = tracks;
-                    }
-                }
-                "status" => {
-                    seen.mark(2, ctx)?;
-                    data.status = loose_str(map.next_value()?);
-                }
-                "errorCode" | "error_code" => {
-                    seen.mark(3, ctx)?;
-                    data.error_code = match map.next_value::<Loose<'de>>()? {
-                        Loose::Int(i) => Some(i),
-                        Loose::Str(s) => s.trim().parse().ok(),
-                        _ => None,
-                    };
-                }
-                "errorMessage" | "error_message" => {
-                    seen.mark(4, ctx)?;
-                    data.error_message = loose_str(map.next_value()?);
-                }
-                "parentMusicId" | "parent_music_id" => {
-                    seen.mark(5, ctx)?;
-                    data.parent_music_id = loose_str(map.next_value()?);
-                }
-                "param" => {
-                    seen.mark(6, ctx)?;
-                    data.param = loose_str(map.next_value()?);
-                }
-                "type" => {
-                    seen.mark(7, ctx)?;
-                    data.task_type = loose_str(map.next_value()?);
-                }
-                "operationType" | "operation_type" => {
-                    seen.mark(8, ctx)?;
-                    data.operation_type = loose_str(map.next_value()?);
-                }
-                "createTime" | "create_time" => {
-                    seen.mark(9, ctx)?;
-                    data.created_at = map.next_value()?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        Ok(Some(match key {
+            "taskId" | "task_id" => {
+                let kind = ParseErrorKind::TaskIdNotString;
+                self.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                0
             }
-        }
-        Ok(Some(data))
+            "response" => {
+                let seed = ObjectSeed::<RawResponse<'de>>::new(ctx, ParseErrorKind::DataNotObject);
+                if let Some(response) = map.next_value_seed(seed)? {
+                    self.response_task_id = response.task_id;
+                    self.tracks = response.tracks;
+                }
+                1
+            }
+            "status" => {
+                self.status = loose_str(map.next_value()?);
+                2
+            }
+            "errorCode" | "error_code" => {
+                self.error_code = match map.next_value::<Loose<'de>>()? {
+                    Loose::Int(i) => Some(i),
+                    Loose::Str(s) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                3
+            }
+            "errorMessage" | "error_message" => {
+                self.error_message = loose_str(map.next_value()?);
+                4
+            }
+            "parentMusicId" | "parent_music_id" => {
+                self.parent_music_id = loose_str(map.next_value()?);
+                5
+            }
+            "param" => {
+                self.param = loose_str(map.next_value()?);
+                6
+            }
+            "type" => {
+                self.task_type = loose_str(map.next_value()?);
+                7
+            }
+            "operationType" | "operation_type" => {
+                self.operation_type = loose_str(map.next_value()?);
+                8
+            }
+            "createTime" | "create_time" => {
+                self.created_at = map.next_value()?;
+                9
+            }
+            _ => return Ok(None),
+        }))
     }
-
-    refuse!(bool, i64, u64, f64, str, seq);
 }
 
-impl Refuse for DataSeed<'_> {
-    fn refuse<E: de::Error>(&self) -> E {
-        self.ctx.fail(ParseErrorKind::DataNotObject)
-    }
-}
-
-/// Reads `data.response`: null (still pending) or an object with the task id and tracks
+/// `data.response`: null while pending, or an object with the task id and the tracks
 /// under `sunoData` (camelCase) or `data` (snake_case).
-struct ResponseSeed<'c> {
-    ctx: &'c Ctx,
+#[derive(Default)]
+struct RawResponse<'de> {
+    task_id: Option<Cow<'de, str>>,
+    tracks: Vec<Track>,
 }
 
-type RawResponse<'de> = Option<(Option<Cow<'de, str>>, Vec<Track>)>;
+impl<'de> Fields<'de> for RawResponse<'de> {
+    const NAME: &'static str = "the response object or null";
 
-seed_via_visitor!(ResponseSeed<'_> => RawResponse<'de>);
-
-impl<'de> Visitor<'de> for ResponseSeed<'_> {
-    type Value = RawResponse<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the response object or null")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let ctx = self.ctx;
-        let mut task_id = None;
-        let mut tracks = Vec::new();
-        let mut seen = Seen::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.as_str() {
-                "taskId" | "task_id" => {
-                    seen.mark(0, ctx)?;
-                    let kind = ParseErrorKind::TaskIdNotString;
-                    task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
-                }
-                // Both names hold the track list; given both, the second is a duplicate.
-                "sunoData" | "suno_data" | "data" => {
-                    seen.mark(1, ctx)?;
-                    tracks = map.next_value_seed(TracksSeed(ctx))?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        ctx: &Ctx,
+    ) -> Result<Option<u32>, A::Error> {
+        Ok(Some(match key {
+            "taskId" | "task_id" => {
+                let kind = ParseErrorKind::TaskIdNotString;
+                self.task_id = map.next_value_seed(StrictStrSeed { ctx, kind })?;
+                0
             }
-        }
-        Ok(Some((task_id, tracks)))
-    }
-
-    refuse!(bool, i64, u64, f64, str, seq);
-}
-
-impl Refuse for ResponseSeed<'_> {
-    fn refuse<E: de::Error>(&self) -> E {
-        self.ctx.fail(ParseErrorKind::DataNotObject)
+            // Both names hold the track list; given both, the second is a duplicate.
+            "sunoData" | "suno_data" | "data" => {
+                self.tracks = map.next_value_seed(TracksSeed(ctx))?;
+                1
+            }
+            _ => return Ok(None),
+        }))
     }
 }

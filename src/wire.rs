@@ -152,7 +152,6 @@ macro_rules! seed_via_visitor {
         }
     };
 }
-pub(crate) use seed_via_visitor;
 
 /// A visitor that wants one JSON type and answers every other with a shape error.
 pub(crate) trait Refuse {
@@ -177,6 +176,80 @@ macro_rules! refuse {
     };
 }
 pub(crate) use refuse;
+
+/// The fields of one object of the body, read by [`ObjectSeed`], which owns the loop over
+/// the keys, the duplicate check and the skipping of unknown keys.
+pub(crate) trait Fields<'de>: Default {
+    /// What the object is, for serde's `expecting`.
+    const NAME: &'static str;
+
+    /// Reads the value of `key` if it is one of the object's fields, returning the field's
+    /// number (for the duplicate check, below 32); `None` leaves the value to be skipped.
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        map: &mut A,
+        ctx: &Ctx,
+    ) -> Result<Option<u32>, A::Error>;
+}
+
+/// Reads an object of [`Fields`], or `null` as `None`; any other type is `not_object`.
+pub(crate) struct ObjectSeed<'c, T> {
+    ctx: &'c Ctx,
+    not_object: ParseErrorKind,
+    fields: std::marker::PhantomData<T>,
+}
+
+impl<'c, T> ObjectSeed<'c, T> {
+    pub(crate) fn new(ctx: &'c Ctx, not_object: ParseErrorKind) -> Self {
+        Self {
+            ctx,
+            not_object,
+            fields: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Fields<'de>> DeserializeSeed<'de> for ObjectSeed<'_, T> {
+    type Value = Option<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: Fields<'de>> Visitor<'de> for ObjectSeed<'_, T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::NAME)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = T::default();
+        let mut seen = Seen::default();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match object.field(key.as_str(), &mut map, self.ctx)? {
+                Some(bit) => seen.mark(bit, self.ctx)?,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(object))
+    }
+
+    refuse!(bool, i64, u64, f64, str, seq);
+}
+
+impl<T> Refuse for ObjectSeed<'_, T> {
+    fn refuse<E: de::Error>(&self) -> E {
+        self.ctx.fail(self.not_object)
+    }
+}
 
 /// An object key, borrowed from the body unless it contains escapes.
 pub(crate) struct Key<'de>(Cow<'de, str>);
