@@ -25,6 +25,18 @@ pub enum ConfigErrorKind {
     ZeroCapacity,
     /// A verifier was given nothing to check against (no key, token or network).
     Empty,
+    /// A service with no verifier, without
+    /// [`insecure_accept_unverified`](crate::service::Builder::insecure_accept_unverified).
+    NoVerifier,
+    /// A duration of zero, or a handler deadline of 15 s or more (the sender gives up
+    /// after 15 s, so a longer handler would be answered to nobody).
+    InvalidDuration,
+    /// A dedup retention shorter than 30 minutes (the provider retries for about 21).
+    InvalidRetention,
+    /// Queued dispatch needs a tokio runtime to spawn its workers, and none is running.
+    NoRuntime,
+    /// A service path that does not start with `/`.
+    InvalidPath,
 }
 
 impl ConfigErrorKind {
@@ -41,6 +53,11 @@ impl ConfigErrorKind {
             Self::InvalidCidr => "invalid_cidr",
             Self::ZeroCapacity => "zero_capacity",
             Self::Empty => "empty",
+            Self::NoVerifier => "no_verifier",
+            Self::InvalidDuration => "invalid_duration",
+            Self::InvalidRetention => "invalid_retention",
+            Self::NoRuntime => "no_runtime",
+            Self::InvalidPath => "invalid_path",
         }
     }
 }

@@ -75,14 +75,18 @@
 
 mod arena;
 mod config;
+pub mod dedup;
 mod error;
 mod event;
 mod failure;
+mod handler;
 pub mod lyrics;
 mod parse;
 pub mod record_info;
 mod rejection;
 mod secret;
+pub mod service;
+mod stats;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
@@ -95,9 +99,12 @@ pub use config::{ConfigError, ConfigErrorKind};
 pub use error::{ParseError, ParseErrorKind};
 pub use event::{Callback, Failure, Stage, VocalsEvent};
 pub use failure::FailureKind;
+pub use handler::{HandlerError, HandlerResult, VocalsHandler};
 pub use parse::parse;
 pub use rejection::{Rejection, RejectionKind};
 pub use secret::Secret;
+pub use service::{VocalsLayer, VocalsService};
+pub use stats::{Outcome, Stats};
 pub use track::{CreatedAt, Track};
 pub use wire::{MAX_TASK_ID_LEN, MAX_TRACKS};
 

@@ -4,6 +4,8 @@ use std::{error::Error as StdError, fmt, time::Duration};
 
 use http::StatusCode;
 
+use crate::error::{ParseError, ParseErrorKind};
+
 /// The stable name of a refusal. Each kind has exactly one [`status`](Self::status).
 ///
 /// ```
@@ -51,6 +53,41 @@ pub enum RejectionKind {
     /// The binding cache is full of live entries; it refuses rather than forget one.
     /// 503 with `Retry-After`.
     BindingCacheFull,
+    /// The method is not `POST`. 405 with `Allow: POST`.
+    MethodNotAllowed,
+    /// `Content-Type` is missing or not `application/json`. 415.
+    UnsupportedMediaType,
+    /// A `Content-Encoding` other than `identity`. 415: the signature covers the bytes as
+    /// sent, and decompressing unverified input is how zip bombs get in.
+    UnsupportedEncoding,
+    /// The body is over the service's limit (declared in `Content-Length` or counted while
+    /// reading). 413.
+    BodyTooLarge,
+    /// The body did not arrive within the read deadline. 408.
+    BodyTimeout,
+    /// The body stream failed (the connection broke mid-body). 400.
+    BodyUnreadable,
+    /// The body is not a callback: not JSON, or without the fields that identify it (see
+    /// [`Rejection::parse_error`]). 400.
+    InvalidBody,
+    /// Another delivery of the same `(task_id, stage)` is being handled right now. 409 with
+    /// `Retry-After`.
+    InFlight,
+    /// The handler returned an error; the claim was released so a retry runs it again. 500.
+    HandlerFailed,
+    /// The handler panicked; the claim was released so a retry runs it again. 500.
+    HandlerPanicked,
+    /// The handler asked for a later retry ([`HandlerError::retry_after`](crate::HandlerError::retry_after)).
+    /// 503 with `Retry-After`.
+    HandlerRetry,
+    /// The handler ran past its deadline; the claim was released. 503 with `Retry-After`.
+    HandlerTimeout,
+    /// The dispatch queue is full. 503 with `Retry-After`.
+    QueueFull,
+    /// The service is shutting down and takes no new events. 503 with `Retry-After`.
+    ShuttingDown,
+    /// The dedup store failed or is full of events being handled. 503 with `Retry-After`.
+    StoreUnavailable,
 }
 
 impl RejectionKind {
@@ -73,6 +110,21 @@ impl RejectionKind {
             Self::PeerNotAllowed => "peer_not_allowed",
             Self::SignatureReused => "signature_reused",
             Self::BindingCacheFull => "binding_cache_full",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedEncoding => "unsupported_encoding",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::BodyUnreadable => "body_unreadable",
+            Self::InvalidBody => "invalid_body",
+            Self::InFlight => "in_flight",
+            Self::HandlerFailed => "handler_failed",
+            Self::HandlerPanicked => "handler_panicked",
+            Self::HandlerRetry => "handler_retry",
+            Self::HandlerTimeout => "handler_timeout",
+            Self::QueueFull => "queue_full",
+            Self::ShuttingDown => "shutting_down",
+            Self::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -80,13 +132,82 @@ impl RejectionKind {
     #[must_use]
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::DuplicateHeader | Self::InvalidHeader | Self::MissingTaskId => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::DuplicateHeader
+            | Self::InvalidHeader
+            | Self::MissingTaskId
+            | Self::BodyUnreadable
+            | Self::InvalidBody => StatusCode::BAD_REQUEST,
+            Self::MissingSignature
+            | Self::MalformedSignature
+            | Self::InvalidSignature
+            | Self::MissingTimestamp
+            | Self::InvalidTimestamp
+            | Self::TimestampTooOld
+            | Self::TimestampTooNew
+            | Self::MissingToken
+            | Self::InvalidToken
+            | Self::SignatureReused => StatusCode::UNAUTHORIZED,
             Self::PeerNotAllowed => StatusCode::FORBIDDEN,
-            Self::BindingCacheFull => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::UNAUTHORIZED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::InFlight => StatusCode::CONFLICT,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType | Self::UnsupportedEncoding => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            Self::HandlerFailed | Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::BindingCacheFull
+            | Self::HandlerRetry
+            | Self::HandlerTimeout
+            | Self::QueueFull
+            | Self::ShuttingDown
+            | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
+    }
+
+    /// Every kind, in declaration order (for per-kind counters and exhaustive tests).
+    pub const ALL: [Self; 30] = [
+        Self::MissingSignature,
+        Self::MalformedSignature,
+        Self::InvalidSignature,
+        Self::MissingTimestamp,
+        Self::InvalidTimestamp,
+        Self::TimestampTooOld,
+        Self::TimestampTooNew,
+        Self::DuplicateHeader,
+        Self::InvalidHeader,
+        Self::MissingTaskId,
+        Self::MissingToken,
+        Self::InvalidToken,
+        Self::PeerNotAllowed,
+        Self::SignatureReused,
+        Self::BindingCacheFull,
+        Self::MethodNotAllowed,
+        Self::UnsupportedMediaType,
+        Self::UnsupportedEncoding,
+        Self::BodyTooLarge,
+        Self::BodyTimeout,
+        Self::BodyUnreadable,
+        Self::InvalidBody,
+        Self::InFlight,
+        Self::HandlerFailed,
+        Self::HandlerPanicked,
+        Self::HandlerRetry,
+        Self::HandlerTimeout,
+        Self::QueueFull,
+        Self::ShuttingDown,
+        Self::StoreUnavailable,
+    ];
+
+    /// This kind's position in [`ALL`](Self::ALL).
+    pub(crate) fn index(self) -> usize {
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+
+    /// `true` when the sender, not the receiver, is at fault (4xx): logged below `warn`.
+    #[must_use]
+    pub fn is_client_error(self) -> bool {
+        self.status().is_client_error()
     }
 }
 
@@ -102,6 +223,7 @@ impl fmt::Display for RejectionKind {
 pub struct Rejection {
     kind: RejectionKind,
     retry_after: Option<Duration>,
+    parse_error: Option<ParseErrorKind>,
 }
 
 impl Rejection {
@@ -112,6 +234,7 @@ impl Rejection {
         Self {
             kind,
             retry_after: None,
+            parse_error: None,
         }
     }
 
@@ -122,6 +245,7 @@ impl Rejection {
         Self {
             kind,
             retry_after: Some(delay),
+            parse_error: None,
         }
     }
 
@@ -141,6 +265,38 @@ impl Rejection {
     #[must_use]
     pub fn retry_after_delay(&self) -> Option<Duration> {
         self.retry_after
+    }
+
+    /// For [`InvalidBody`](RejectionKind::InvalidBody), what the parser found wrong.
+    ///
+    /// ```
+    /// use vocals_callback::{parse, ParseErrorKind, Rejection, RejectionKind};
+    ///
+    /// let rejection = Rejection::from(parse(b"[1]").unwrap_err());
+    /// assert_eq!(rejection.kind(), RejectionKind::InvalidBody);
+    /// assert_eq!(rejection.parse_error(), Some(ParseErrorKind::RootNotObject));
+    /// let missing = Rejection::from(parse(br#"{"code":200,"data":{}}"#).unwrap_err());
+    /// assert_eq!(missing.kind(), RejectionKind::MissingTaskId);
+    /// ```
+    #[must_use]
+    pub fn parse_error(&self) -> Option<ParseErrorKind> {
+        self.parse_error
+    }
+}
+
+impl From<ParseError> for Rejection {
+    #[cold]
+    fn from(err: ParseError) -> Self {
+        let kind = match err.kind() {
+            ParseErrorKind::MissingTaskId => RejectionKind::MissingTaskId,
+            ParseErrorKind::BodyTooLarge => RejectionKind::BodyTooLarge,
+            _ => RejectionKind::InvalidBody,
+        };
+        Self {
+            kind,
+            retry_after: None,
+            parse_error: Some(err.kind()),
+        }
     }
 }
 

@@ -116,10 +116,24 @@ impl BindingCache {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
+        self.bind_until(
+            mac,
+            timestamp.saturating_add(self.tolerance.as_secs()),
+            body,
+            now,
+        )
+    }
+
+    fn bind_until(
+        &self,
+        mac: &[u8; 32],
+        expires: u64,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
         // Hash outside the lock: it is the expensive part.
         let digest: [u8; 32] = Sha256::digest(body).into();
         let now = time::unix_secs(now);
-        let expires = timestamp.saturating_add(self.tolerance.as_secs());
         // A poisoned lock only means another thread panicked mid-insert of plain data.
         let mut table = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = table.map.get_mut(mac) {
@@ -165,7 +179,13 @@ impl BindingCache {
         now: SystemTime,
     ) -> Result<(), Rejection> {
         match verified.unbound_signature() {
-            Some(signed) => self.bind(&signed.mac, signed.timestamp, body, now),
+            Some(signed) => {
+                // Keep the binding as long as the verifier accepts the signature, even when
+                // its tolerance is longer than this cache's.
+                let window = signed.window.max(self.tolerance).as_secs();
+                let expires = signed.timestamp.saturating_add(window);
+                self.bind_until(&signed.mac, expires, body, now)
+            }
             None => Ok(()),
         }
     }

@@ -124,6 +124,16 @@ pub(crate) fn decode_signature(text: &[u8]) -> Result<[u8; 32], Rejection> {
 }
 
 impl Verifier for KieSignature {
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<(), Rejection> {
+        // The same order and kinds as `verify`, so the gate and the full check agree.
+        let headers = req.headers();
+        header::single_bytes(headers, &Self::TIMESTAMP_HEADER)?
+            .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
+        header::single_bytes(headers, &Self::SIGNATURE_HEADER)?
+            .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
+        Ok(())
+    }
+
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
         let headers = req.headers();
         // Raw bytes: the digit and base64 checks below refuse everything else.
@@ -139,9 +149,11 @@ impl Verifier for KieSignature {
             .ok_or(Rejection::new(RejectionKind::MissingTaskId))?;
         let parts: [&[u8]; 3] = [task_id.as_bytes(), b".", ts_text];
         match self.keys.find(&parts, &std::iter::once(mac)) {
-            Some(label) => {
-                Ok(Verified::new(Self::SCHEME, Some(label)).with_signature(mac, timestamp))
-            }
+            Some(label) => Ok(Verified::new(Self::SCHEME, Some(label)).with_signature(
+                mac,
+                timestamp,
+                self.tolerance,
+            )),
             None => Err(RejectionKind::InvalidSignature.into()),
         }
     }

@@ -164,6 +164,9 @@ pub struct Verified {
 pub(crate) struct Signed {
     pub(crate) mac: [u8; 32],
     pub(crate) timestamp: u64,
+    /// The verifier's tolerance: the signature is accepted until `timestamp + window`, so
+    /// its binding must live at least that long.
+    pub(crate) window: std::time::Duration,
 }
 
 impl Verified {
@@ -177,8 +180,17 @@ impl Verified {
         }
     }
 
-    pub(crate) fn with_signature(mut self, mac: [u8; 32], timestamp: u64) -> Self {
-        self.signature = Some(Signed { mac, timestamp });
+    pub(crate) fn with_signature(
+        mut self,
+        mac: [u8; 32],
+        timestamp: u64,
+        window: std::time::Duration,
+    ) -> Self {
+        self.signature = Some(Signed {
+            mac,
+            timestamp,
+            window,
+        });
         self
     }
 
@@ -215,6 +227,18 @@ pub trait Verifier: Send + Sync + fmt::Debug + 'static {
     /// it before reading the body.
     fn needs_body(&self) -> bool {
         true
+    }
+
+    /// The part of the check that needs no body (a required header is present), run by the
+    /// service before it reads the body, so a request that can never pass costs no read.
+    /// `req` has an empty body and no task id. Passes by default.
+    ///
+    /// # Errors
+    ///
+    /// A [`Rejection`] the full [`verify`](Self::verify) would give too.
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<(), Rejection> {
+        let _ = req;
+        Ok(())
     }
 }
 

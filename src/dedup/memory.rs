@@ -1,0 +1,592 @@
+//! The default, in-process dedup store.
+
+use std::{
+    fmt,
+    hash::{BuildHasher, RandomState},
+    sync::{
+        Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use hashlink::LinkedHashMap;
+
+use super::{Claim, ClaimRequest, ClaimToken, DedupKey, DedupStore, StoreError};
+use crate::{config::ConfigError, config::ConfigErrorKind, event::Stage};
+
+/// Tasks remembered by default: a day of a busy account's callbacks.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+/// How long a handled key is remembered by default.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
+/// The shortest retention allowed: the provider retries for about 21 minutes.
+const MIN_RETENTION: Duration = Duration::from_secs(30 * 60);
+/// Shards, so concurrent claims of different tasks rarely wait on one lock.
+const SHARDS: usize = 16;
+
+/// The in-memory [`DedupStore`]: sharded, bounded, expiring, with a randomly keyed hasher.
+///
+/// - One entry per task holds the state of each of its stages (so the stage-order guard is
+///   one lookup), in an insertion-ordered map per shard: every claim or completion moves the
+///   task to the back, so the front is always the least recently active task. Entries
+///   older than the retention (default 24 h) are dropped from the front as new ones come;
+///   when a shard is full, its least recently active task is evicted (an exact order:
+///   caches that approximate it were measured to drop *recent* keys under a flood of new
+///   ones). A task with a live `InFlight` stage is never evicted; if a whole shard is in
+///   flight, the claim fails (503) rather than let a duplicate run.
+/// - Keys are hashed with std's `RandomState` (SipHash with random keys), so a sender cannot
+///   pick task ids that collide.
+/// - Per process: a restart, or a second replica, lets a duplicate through. Handlers must be
+///   idempotent (and the provider's own retries make that wise anyway).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use vocals_callback::{dedup::{Claim, ClaimRequest, DedupKey, DedupStore, MemoryStore}, Stage};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MemoryStore::new(10_000)?;
+/// let now = SystemTime::now();
+/// let key = DedupKey::new("65e563474bd7", Stage::Complete);
+/// let req = ClaimRequest::new(key, now, Duration::from_secs(11));
+///
+/// let Claim::New(token) = store.claim(&req).await? else { panic!("first claim") };
+/// assert!(matches!(store.claim(&req).await?, Claim::InFlight { .. }));
+/// store.complete(&key, token, now).await?;
+/// assert_eq!(store.claim(&req).await?, Claim::Done);
+///
+/// // The guard: a `first` after the task's `complete` was handled is late.
+/// let late = ClaimRequest::new(DedupKey::new("65e563474bd7", Stage::First), now, Duration::from_secs(11));
+/// assert_eq!(store.claim(&late).await?, Claim::Superseded { by: Stage::Complete });
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+pub struct MemoryStore {
+    shards: Box<[Mutex<Shard>]>,
+    pick: RandomState,
+    shard_capacity: usize,
+    retention_ms: u64,
+    next_token: AtomicU64,
+}
+
+struct Shard {
+    tasks: LinkedHashMap<Box<str>, Task, RandomState>,
+}
+
+/// The state of one task's stages.
+struct Task {
+    /// Unix milliseconds of the last claim or completion.
+    touched: u64,
+    /// `text`, `first`, `complete`, `failed`.
+    slots: [Slot; 4],
+    /// Unknown stages by raw `callbackType` (rare: empty, no allocation).
+    unknown: Vec<(Box<str>, Slot)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Free,
+    /// Claimed by `token` until `until` (Unix ms).
+    InFlight {
+        token: u64,
+        until: u64,
+    },
+    Done,
+}
+
+impl MemoryStore {
+    /// A store for up to `capacity` tasks, with the default retention (24 h).
+    ///
+    /// # Errors
+    ///
+    /// [`ZeroCapacity`](ConfigErrorKind::ZeroCapacity) for a capacity of zero.
+    pub fn new(capacity: usize) -> Result<Self, ConfigError> {
+        if capacity == 0 {
+            return Err(ConfigError::new(
+                ConfigErrorKind::ZeroCapacity,
+                "dedup store capacity must be at least 1",
+            ));
+        }
+        // Small stores get one shard, so the capacity is exact.
+        let shards = if capacity < SHARDS * 64 { 1 } else { SHARDS };
+        let shard_capacity = capacity.div_ceil(shards);
+        Ok(Self {
+            shards: (0..shards)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        tasks: LinkedHashMap::with_hasher(RandomState::new()),
+                    })
+                })
+                .collect(),
+            pick: RandomState::new(),
+            shard_capacity,
+            retention_ms: millis(DEFAULT_RETENTION),
+            next_token: AtomicU64::new(1),
+        })
+    }
+
+    /// Remembers handled keys for `retention` instead of 24 h.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidRetention`](ConfigErrorKind::InvalidRetention) under 30 minutes: the
+    /// provider retries for about 21, and a shorter memory would let its retries through.
+    pub fn with_retention(mut self, retention: Duration) -> Result<Self, ConfigError> {
+        if retention < MIN_RETENTION {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidRetention,
+                "dedup retention must be at least 30 minutes",
+            ));
+        }
+        self.retention_ms = millis(retention);
+        Ok(self)
+    }
+
+    /// Tasks held now (live or not yet dropped).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).tasks.len()).sum()
+    }
+
+    /// `true` when no task is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most tasks held at once.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.shard_capacity * self.shards.len()
+    }
+
+    fn shard(&self, task_id: &str) -> MutexGuard<'_, Shard> {
+        let hash = self.pick.hash_one(task_id);
+        // The remainder is below the shard count, so it fits in usize.
+        #[allow(clippy::cast_possible_truncation)]
+        let index = (hash % self.shards.len() as u64) as usize;
+        lock(&self.shards[index])
+    }
+
+    /// Claims synchronously (the memory store never waits).
+    fn claim_now(&self, req: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        let key = req.key();
+        let now = unix_ms(req.now());
+        let mut shard = self.shard(key.task_id());
+        shard.drop_expired(now, self.retention_ms);
+        let retention = self.retention_ms;
+        if let Some(task) = shard.tasks.get_mut(key.task_id()) {
+            if !task.expired(now, retention) {
+                match *task.slot(key) {
+                    Slot::Done => return Ok(Claim::Done),
+                    Slot::InFlight { until, .. } if until > now => {
+                        return Ok(Claim::InFlight {
+                            retry_after: Duration::from_millis(until - now),
+                        });
+                    }
+                    _ => {}
+                }
+                if let Some(by) = task
+                    .completed_later(key)
+                    .filter(|_| req.guards_late_stages())
+                {
+                    return Ok(Claim::Superseded { by });
+                }
+            } else {
+                *task = Task::new(now);
+            }
+            let token = self.token();
+            task.touched = now;
+            *task.slot_mut(key) = in_flight(token, now, req.lease());
+            shard.tasks.to_back(key.task_id());
+            return Ok(Claim::New(token_of(token)));
+        }
+        shard.make_room(self.shard_capacity, now)?;
+        let token = self.token();
+        let mut task = Task::new(now);
+        *task.slot_mut(key) = in_flight(token, now, req.lease());
+        shard.tasks.insert(key.task_id().into(), task);
+        Ok(Claim::New(token_of(token)))
+    }
+
+    fn complete_now(&self, key: &DedupKey<'_>, now: SystemTime) -> Result<(), StoreError> {
+        let now = unix_ms(now);
+        let mut shard = self.shard(key.task_id());
+        if let Some(task) = shard.tasks.get_mut(key.task_id()) {
+            task.touched = now;
+            *task.slot_mut(key) = Slot::Done;
+            shard.tasks.to_back(key.task_id());
+            return Ok(());
+        }
+        // Evicted or expired while the handler ran: remember the success all the same.
+        shard.make_room(self.shard_capacity, now)?;
+        let mut task = Task::new(now);
+        *task.slot_mut(key) = Slot::Done;
+        shard.tasks.insert(key.task_id().into(), task);
+        Ok(())
+    }
+
+    fn release_now(&self, key: &DedupKey<'_>, token: ClaimToken) {
+        let mut shard = self.shard(key.task_id());
+        if let Some(task) = shard.tasks.get_mut(key.task_id()) {
+            let slot = task.slot_mut(key);
+            if matches!(*slot, Slot::InFlight { token: t, .. } if t == token.get()) {
+                *slot = Slot::Free;
+            }
+        }
+    }
+
+    fn token(&self) -> u64 {
+        self.next_token.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Default for MemoryStore {
+    /// [`DEFAULT_CAPACITY`] tasks, [`DEFAULT_RETENTION`].
+    fn default() -> Self {
+        match Self::new(DEFAULT_CAPACITY) {
+            Ok(store) => store,
+            Err(_) => unreachable!("the default capacity is not zero"),
+        }
+    }
+}
+
+impl DedupStore for MemoryStore {
+    async fn claim(&self, req: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
+        self.claim_now(req)
+    }
+
+    async fn complete(
+        &self,
+        key: &DedupKey<'_>,
+        _token: ClaimToken,
+        now: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.complete_now(key, now)
+    }
+
+    async fn release(&self, key: &DedupKey<'_>, token: ClaimToken) -> Result<(), StoreError> {
+        self.release_now(key, token);
+        Ok(())
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("len", &self.len())
+            .field("capacity", &self.capacity())
+            .field("retention", &Duration::from_millis(self.retention_ms))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shard {
+    /// Drops expired tasks from the front (the least recently active), stopping at the
+    /// first live one: amortised O(1) per claim.
+    fn drop_expired(&mut self, now: u64, retention: u64) {
+        while let Some((_, task)) = self.tasks.front() {
+            if !task.expired(now, retention) {
+                break;
+            }
+            self.tasks.pop_front();
+        }
+    }
+
+    /// Makes room for one task: evicts the least recently active task that has nothing in
+    /// flight. Fails when every task of the shard is in flight.
+    fn make_room(&mut self, capacity: usize, now: u64) -> Result<(), StoreError> {
+        let mut tries = self.tasks.len();
+        while self.tasks.len() >= capacity {
+            if tries == 0 {
+                return Err(StoreError::new("every remembered task is in flight"));
+            }
+            tries -= 1;
+            let busy = match self.tasks.front() {
+                Some((_, task)) => task.in_flight(now),
+                None => break,
+            };
+            if busy {
+                // Keep it: evicting it would let a concurrent duplicate run.
+                if let Some((id, task)) = self.tasks.pop_front() {
+                    self.tasks.insert(id, task);
+                }
+            } else {
+                self.tasks.pop_front();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Task {
+    fn new(now: u64) -> Self {
+        Self {
+            touched: now,
+            slots: [Slot::Free; 4],
+            unknown: Vec::new(),
+        }
+    }
+
+    fn expired(&self, now: u64, retention: u64) -> bool {
+        self.touched.saturating_add(retention) <= now
+    }
+
+    fn in_flight(&self, now: u64) -> bool {
+        let live = |s: &Slot| matches!(*s, Slot::InFlight { until, .. } if until > now);
+        self.slots.iter().any(live) || self.unknown.iter().any(|(_, s)| live(s))
+    }
+
+    fn slot(&self, key: &DedupKey<'_>) -> &Slot {
+        match index(key.stage()) {
+            Some(i) => &self.slots[i],
+            None => self
+                .unknown
+                .iter()
+                .find(|(t, _)| **t == *key.unknown_type())
+                .map_or(&Slot::Free, |(_, s)| s),
+        }
+    }
+
+    fn slot_mut(&mut self, key: &DedupKey<'_>) -> &mut Slot {
+        match index(key.stage()) {
+            Some(i) => &mut self.slots[i],
+            None => {
+                let pos = self
+                    .unknown
+                    .iter()
+                    .position(|(t, _)| **t == *key.unknown_type());
+                let pos = pos.unwrap_or_else(|| {
+                    self.unknown.push((key.unknown_type().into(), Slot::Free));
+                    self.unknown.len() - 1
+                });
+                &mut self.unknown[pos].1
+            }
+        }
+    }
+
+    /// The latest of `key`'s later stages that was handled.
+    fn completed_later(&self, key: &DedupKey<'_>) -> Option<Stage> {
+        key.later_stages()
+            .iter()
+            .rev()
+            .copied()
+            .find(|stage| index(*stage).is_some_and(|i| self.slots[i] == Slot::Done))
+    }
+}
+
+fn index(stage: Stage) -> Option<usize> {
+    match stage {
+        Stage::Text => Some(0),
+        Stage::First => Some(1),
+        Stage::Complete => Some(2),
+        Stage::Failed => Some(3),
+        Stage::Unknown => None,
+    }
+}
+
+fn in_flight(token: u64, now: u64, lease: Duration) -> Slot {
+    Slot::InFlight {
+        token,
+        until: now.saturating_add(millis(lease)),
+    }
+}
+
+fn token_of(value: u64) -> ClaimToken {
+    ClaimToken::new(value)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, millis)
+}
+
+/// A poisoned shard only means a thread panicked between two plain-data writes.
+fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    shard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEASE: Duration = Duration::from_secs(11);
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_769_670_760 + secs)
+    }
+
+    fn claim(store: &MemoryStore, task: &str, stage: Stage, now: SystemTime) -> Claim {
+        store
+            .claim_now(&ClaimRequest::new(DedupKey::new(task, stage), now, LEASE))
+            .unwrap()
+    }
+
+    fn token(claim: Claim) -> ClaimToken {
+        match claim {
+            Claim::New(token) => token,
+            other => panic!("expected a new claim, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn claim_inflight_done_and_release() {
+        let store = MemoryStore::new(100).unwrap();
+        let key = DedupKey::new("t", Stage::Complete);
+        let t = token(claim(&store, "t", Stage::Complete, at(0)));
+        assert_eq!(
+            claim(&store, "t", Stage::Complete, at(1)),
+            Claim::InFlight {
+                retry_after: Duration::from_secs(10)
+            }
+        );
+        store.release_now(&key, t);
+        let t2 = token(claim(&store, "t", Stage::Complete, at(2)));
+        assert_ne!(t, t2);
+        // A stale token releases nothing.
+        store.release_now(&key, t);
+        assert!(matches!(
+            claim(&store, "t", Stage::Complete, at(3)),
+            Claim::InFlight { .. }
+        ));
+        store.complete_now(&key, at(3)).unwrap();
+        assert_eq!(claim(&store, "t", Stage::Complete, at(4)), Claim::Done);
+        // Other stages of the task are their own keys.
+        token(claim(&store, "t", Stage::Failed, at(4)));
+    }
+
+    #[test]
+    fn an_abandoned_claim_is_reclaimed_after_its_lease() {
+        let store = MemoryStore::new(100).unwrap();
+        token(claim(&store, "t", Stage::Text, at(0)));
+        assert!(matches!(
+            claim(&store, "t", Stage::Text, at(10)),
+            Claim::InFlight { .. }
+        ));
+        token(claim(&store, "t", Stage::Text, at(11)));
+    }
+
+    #[test]
+    fn late_stages_are_superseded_only_after_a_later_success() {
+        let store = MemoryStore::new(100).unwrap();
+        // In flight is not handled: the guard waits for success.
+        token(claim(&store, "t", Stage::Complete, at(0)));
+        token(claim(&store, "t", Stage::First, at(0)));
+        store
+            .complete_now(&DedupKey::new("t", Stage::Complete), at(1))
+            .unwrap();
+        assert_eq!(
+            claim(&store, "t", Stage::Text, at(2)),
+            Claim::Superseded {
+                by: Stage::Complete
+            }
+        );
+        // A failure is never late; and the guard can be turned off.
+        token(claim(&store, "t", Stage::Failed, at(2)));
+        let req =
+            ClaimRequest::new(DedupKey::new("t", Stage::Text), at(2), LEASE).deliver_late_stages();
+        token(store.claim_now(&req).unwrap());
+    }
+
+    #[test]
+    fn unknown_stages_are_keyed_by_their_raw_type() {
+        let store = MemoryStore::new(100).unwrap();
+        let a = DedupKey {
+            task_id: "t",
+            stage: Stage::Unknown,
+            unknown_type: "extend",
+        };
+        let b = DedupKey {
+            unknown_type: "cover",
+            ..a
+        };
+        let req = |k| ClaimRequest::new(k, at(0), LEASE);
+        token(store.claim_now(&req(a)).unwrap());
+        token(store.claim_now(&req(b)).unwrap());
+        store.complete_now(&a, at(0)).unwrap();
+        assert_eq!(store.claim_now(&req(a)).unwrap(), Claim::Done);
+    }
+
+    #[test]
+    fn handled_keys_expire_after_the_retention() {
+        let store = MemoryStore::new(100).unwrap();
+        let key = DedupKey::new("t", Stage::First);
+        claim(&store, "t", Stage::First, at(0));
+        store.complete_now(&key, at(0)).unwrap();
+        let day = DEFAULT_RETENTION.as_secs();
+        assert_eq!(claim(&store, "t", Stage::First, at(day - 1)), Claim::Done);
+        // The duplicate check refreshed nothing: only claims and completions touch a task.
+        token(claim(&store, "t", Stage::First, at(day)));
+    }
+
+    #[test]
+    fn a_full_store_evicts_the_least_recently_active_task_but_never_one_in_flight() {
+        let store = MemoryStore::new(3).unwrap();
+        assert_eq!(store.capacity(), 3);
+        let busy = token(claim(&store, "busy", Stage::Text, at(0)));
+        for id in ["a", "b"] {
+            claim(&store, id, Stage::Text, at(0));
+            store
+                .complete_now(&DedupKey::new(id, Stage::Text), at(0))
+                .unwrap();
+        }
+        token(claim(&store, "c", Stage::Text, at(1)));
+        assert_eq!(store.len(), 3);
+        // "a" was evicted, "b" was not, "busy" kept its claim.
+        assert_eq!(claim(&store, "b", Stage::Text, at(1)), Claim::Done);
+        assert!(matches!(
+            claim(&store, "busy", Stage::Text, at(1)),
+            Claim::InFlight { .. }
+        ));
+        let _ = busy;
+        // Every task in flight: refuse rather than forget a claim.
+        let full = MemoryStore::new(1).unwrap();
+        token(claim(&full, "x", Stage::Text, at(0)));
+        assert!(
+            full.claim_now(&ClaimRequest::new(
+                DedupKey::new("y", Stage::Text),
+                at(1),
+                LEASE
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_recent_duplicate_survives_a_flood_of_90_000_new_keys() {
+        let store = MemoryStore::default();
+        let key = DedupKey::new("the-one", Stage::Complete);
+        token(claim(&store, "the-one", Stage::Complete, at(0)));
+        store.complete_now(&key, at(0)).unwrap();
+        for i in 0..90_000 {
+            let id = format!("flood-{i}");
+            token(claim(&store, &id, Stage::Complete, at(1)));
+            store
+                .complete_now(&DedupKey::new(&id, Stage::Complete), at(1))
+                .unwrap();
+        }
+        assert_eq!(
+            claim(&store, "the-one", Stage::Complete, at(2)),
+            Claim::Done
+        );
+        assert!(store.len() <= store.capacity());
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        assert_eq!(
+            MemoryStore::new(0).unwrap_err().kind(),
+            ConfigErrorKind::ZeroCapacity
+        );
+        assert_eq!(
+            MemoryStore::default()
+                .with_retention(Duration::from_secs(60))
+                .unwrap_err()
+                .kind(),
+            ConfigErrorKind::InvalidRetention
+        );
+    }
+}

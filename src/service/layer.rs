@@ -1,0 +1,143 @@
+//! [`VocalsLayer`]: the pipeline on one path in front of any service.
+
+use std::{
+    error::Error as StdError,
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Either;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{ResponseBody, VocalsService};
+use crate::{dedup::DedupStore, handler::VocalsHandler};
+
+/// Wraps a service so that requests to the callback path (default `/vocals-callback`) run
+/// the pipeline and every other request reaches the inner service untouched.
+///
+/// Built with [`Builder::build_layer`](super::Builder::build_layer) or from a service with
+/// [`VocalsLayer::new`].
+///
+/// ```
+/// use vocals_callback::{HandlerResult, VocalsEvent, VocalsService};
+///
+/// let layer = VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
+///     .insecure_accept_unverified()
+///     .path("/hooks/vocals")
+///     .build_layer()?;
+/// assert_eq!(layer.service().path(), "/hooks/vocals");
+/// // axum: Router::new().route("/health", get(health)).layer(layer)
+/// # Ok::<(), vocals_callback::ConfigError>(())
+/// ```
+pub struct VocalsLayer<H, S> {
+    service: VocalsService<H, S>,
+}
+
+impl<H, S> VocalsLayer<H, S> {
+    /// A layer answering `service`'s [`path`](VocalsService::path).
+    #[must_use]
+    pub fn new(service: VocalsService<H, S>) -> Self {
+        Self { service }
+    }
+
+    /// The service it runs (for [`stats`](VocalsService::stats) and
+    /// [`shutdown`](VocalsService::shutdown)).
+    #[must_use]
+    pub fn service(&self) -> &VocalsService<H, S> {
+        &self.service
+    }
+}
+
+impl<H, S> Clone for VocalsLayer<H, S> {
+    fn clone(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+        }
+    }
+}
+
+impl<H, S: fmt::Debug> fmt::Debug for VocalsLayer<H, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VocalsLayer")
+            .field("service", &self.service)
+            .finish()
+    }
+}
+
+impl<I, H, S> Layer<I> for VocalsLayer<H, S> {
+    type Service = VocalsMiddleware<I, H, S>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        VocalsMiddleware {
+            inner,
+            vocals: self.service.clone(),
+        }
+    }
+}
+
+/// The service [`VocalsLayer`] makes: the pipeline on its path, `inner` everywhere else.
+pub struct VocalsMiddleware<I, H, S> {
+    inner: I,
+    vocals: VocalsService<H, S>,
+}
+
+impl<I: Clone, H, S> Clone for VocalsMiddleware<I, H, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            vocals: self.vocals.clone(),
+        }
+    }
+}
+
+impl<I: fmt::Debug, H, S: fmt::Debug> fmt::Debug for VocalsMiddleware<I, H, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VocalsMiddleware")
+            .field("inner", &self.inner)
+            .field("vocals", &self.vocals)
+            .finish()
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<I, H, S, B, ResBody> Service<Request<B>> for VocalsMiddleware<I, H, S>
+where
+    I: Service<Request<B>, Response = Response<ResBody>>,
+    I::Future: Send + 'static,
+    H: VocalsHandler,
+    S: DedupStore,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<Either<ResponseBody, ResBody>>;
+    type Error = I::Error;
+    type Future = BoxFuture<Result<Self::Response, I::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is the inner service's: the pipeline itself is always ready.
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if req.uri().path() == self.vocals.path() {
+            let answer = self.vocals.call(req);
+            Box::pin(async move {
+                let Ok(response) = answer.await;
+                Ok(response.map(Either::Left))
+            })
+        } else {
+            // `self.inner` was driven ready by `poll_ready`: call that very instance.
+            let answer = self.inner.call(req);
+            Box::pin(async move { Ok(answer.await?.map(Either::Right)) })
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Turning an [`Outcome`] into the HTTP answer.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::{rejection::RejectionKind, stats::Outcome};
+
+/// The response body type of [`VocalsService`](crate::VocalsService).
+pub type ResponseBody = Full<Bytes>;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The answer to `outcome`: the status of the status table, a JSON body naming the
+/// outcome (and for refusals the stable reason), `Allow` for 405, `Retry-After` where the
+/// sender should come back, and the [`Rejection`](crate::Rejection) in the extensions.
+pub(crate) fn respond(outcome: &Outcome) -> Response<ResponseBody> {
+    let (status, body) = match outcome {
+        Outcome::Received => (
+            StatusCode::OK,
+            Bytes::from_static(br#"{"status":"received"}"#),
+        ),
+        Outcome::Duplicate => (
+            StatusCode::OK,
+            Bytes::from_static(br#"{"status":"duplicate"}"#),
+        ),
+        Outcome::Ignored => (
+            StatusCode::OK,
+            Bytes::from_static(br#"{"status":"ignored"}"#),
+        ),
+        Outcome::Rejected(rejection) => {
+            let body = format!(
+                r#"{{"status":"rejected","reason":"{}"}}"#,
+                rejection.kind().as_str()
+            );
+            (rejection.status(), Bytes::from(body))
+        }
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, JSON);
+    if let Outcome::Rejected(rejection) = outcome {
+        if rejection.kind() == RejectionKind::MethodNotAllowed {
+            headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if let Some(delay) = rejection.retry_after_delay() {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(delay)),
+            );
+        }
+        response.extensions_mut().insert(*rejection);
+    }
+    response
+}
+
+/// Whole seconds, rounded up, at least 1 (`Retry-After: 0` invites a hot loop).
+pub(crate) fn retry_after_secs(delay: Duration) -> u64 {
+    let secs = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rejection;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+    }
+
+    #[test]
+    fn refusals_carry_their_headers_and_the_typed_rejection() {
+        let r = respond(&Outcome::Rejected(RejectionKind::MethodNotAllowed.into()));
+        assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(r.headers()[header::ALLOW], "POST");
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        let busy = Rejection::retry_after(RejectionKind::InFlight, Duration::from_millis(2500));
+        let r = respond(&Outcome::Rejected(busy));
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "3");
+        assert_eq!(r.extensions().get::<Rejection>(), Some(&busy));
+        let ok = respond(&Outcome::Received);
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(ok.extensions().get::<Rejection>().is_none());
+        assert_eq!(ok.headers()[header::CONTENT_TYPE], "application/json");
+    }
+}
