@@ -2,7 +2,7 @@
 
 use std::{
     fmt,
-    hash::{BuildHasher, RandomState},
+    hash::BuildHasher,
     sync::{
         Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
@@ -10,7 +10,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use hashlink::LinkedHashMap;
+use hashlink::{DefaultHashBuilder, LinkedHashMap};
 
 use super::{Claim, ClaimRequest, ClaimToken, DedupKey, DedupStore, StoreError};
 use crate::{config::ConfigError, config::ConfigErrorKind, event::Stage};
@@ -34,8 +34,9 @@ const SHARDS: usize = 16;
 ///   caches that approximate it were measured to drop *recent* keys under a flood of new
 ///   ones). A task with a live `InFlight` stage is never evicted; if a whole shard is in
 ///   flight, the claim fails (503) rather than let a duplicate run.
-/// - Keys are hashed with std's `RandomState` (SipHash with random keys), so a sender cannot
-///   pick task ids that collide.
+/// - Keys are hashed with a randomly seeded hasher (foldhash, hashbrown's default, seeded
+///   per map), so colliding task ids cannot be computed in advance; and only requests that
+///   passed verification reach the store, so a sender without the key cannot choose any.
 /// - Per process: a restart, or a second replica, lets a duplicate through. Handlers must be
 ///   idempotent (and the provider's own retries make that wise anyway).
 ///
@@ -61,14 +62,14 @@ const SHARDS: usize = 16;
 /// ```
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    pick: RandomState,
+    pick: DefaultHashBuilder,
     shard_capacity: usize,
     retention_ms: u64,
     next_token: AtomicU64,
 }
 
 struct Shard {
-    tasks: LinkedHashMap<Box<str>, Task, RandomState>,
+    tasks: LinkedHashMap<Box<str>, Task, DefaultHashBuilder>,
 }
 
 /// The state of one task's stages.
@@ -112,11 +113,11 @@ impl MemoryStore {
             shards: (0..shards)
                 .map(|_| {
                     Mutex::new(Shard {
-                        tasks: LinkedHashMap::with_hasher(RandomState::new()),
+                        tasks: LinkedHashMap::with_hasher(DefaultHashBuilder::default()),
                     })
                 })
                 .collect(),
-            pick: RandomState::new(),
+            pick: DefaultHashBuilder::default(),
             shard_capacity,
             retention_ms: millis(DEFAULT_RETENTION),
             next_token: AtomicU64::new(1),

@@ -1,26 +1,85 @@
 //! Reading the body: bounded in size and in time.
 
-use std::{error::Error as StdError, time::Duration};
+use std::{
+    error::Error as StdError,
+    future::{Future, poll_fn},
+    pin::pin,
+    task::Poll,
+    time::Duration,
+};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::rejection::{Rejection, RejectionKind};
 
-/// Reads the whole body, at most `limit` bytes, within `deadline`.
+/// Reads the whole body, at most `limit` bytes, within `deadline`. The flag is `true`
+/// when the read had to wait for the client.
 ///
-/// For a body whose bytes are already there (`Full`), no timer is armed: the read is
-/// complete on the first poll.
-pub(crate) async fn read<B>(body: B, limit: usize, deadline: Duration) -> Result<Bytes, Rejection>
+/// The timer is armed only when the body is not all there at once: a body that is already
+/// in memory (hyper's for a small request, `Full` in tests) costs no timer registration.
+pub(crate) async fn read<B>(
+    body: B,
+    limit: usize,
+    deadline: Duration,
+) -> Result<(Bytes, bool), Rejection>
 where
     B: Body,
     B::Error: Into<Box<dyn StdError + Send + Sync>>,
 {
-    match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.is::<LengthLimitError>() => Err(RejectionKind::BodyTooLarge.into()),
-        Ok(Err(_)) => Err(RejectionKind::BodyUnreadable.into()),
-        Err(_) => Err(RejectionKind::BodyTimeout.into()),
+    let mut collect = pin!(collect(Limited::new(body, limit)));
+    let (result, waited) = match now_or_never(collect.as_mut()).await {
+        Some(result) => (result, false),
+        None => match tokio::time::timeout(deadline, collect).await {
+            Ok(result) => (result, true),
+            Err(_) => return Err(RejectionKind::BodyTimeout.into()),
+        },
+    };
+    result.map(|bytes| (bytes, waited)).map_err(|err| {
+        if err.is::<LengthLimitError>() {
+            RejectionKind::BodyTooLarge.into()
+        } else {
+            RejectionKind::BodyUnreadable.into()
+        }
+    })
+}
+
+/// Polls `fut` once: its output if ready, `None` if it would wait.
+pub(crate) async fn now_or_never<F: Future + Unpin>(mut fut: F) -> Option<F::Output> {
+    poll_fn(|cx| match std::pin::Pin::new(&mut fut).poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
+}
+
+/// Concatenates the data frames (trailers are ignored). A body of one frame, the common
+/// case, is passed on without a copy.
+async fn collect<B>(body: B) -> Result<Bytes, B::Error>
+where
+    B: Body,
+{
+    let mut body = pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(mut data) = frame?.into_data() else {
+            continue;
+        };
+        if first.is_none() && rest.is_empty() {
+            first = Some(data.copy_to_bytes(data.remaining()));
+            continue;
+        }
+        if let Some(head) = first.take() {
+            rest.extend_from_slice(&head);
+        }
+        while data.has_remaining() {
+            let chunk = data.chunk();
+            rest.extend_from_slice(chunk);
+            let n = chunk.len();
+            data.advance(n);
+        }
     }
+    Ok(first.unwrap_or_else(|| rest.freeze()))
 }

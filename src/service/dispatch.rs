@@ -11,7 +11,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::queue::Queue;
+use super::{body::now_or_never, queue::Queue};
 use crate::{
     dedup::{Claim, ClaimRequest, ClaimToken, DedupKey, DedupStore},
     event::{Stage, VocalsEvent},
@@ -34,30 +34,56 @@ pub(crate) struct Core<H, S> {
     pub(crate) deliver_late_stages: bool,
 }
 
-/// A dedup key that outlives the event (which moves into the handler).
+/// A dedup key that outlives the event (which moves into the handler). Task ids up to 64
+/// bytes (the provider's are 32) are kept inline: no allocation per request.
 #[derive(Clone, Debug)]
 pub(crate) struct OwnedKey {
-    task_id: Box<str>,
+    task_id: TaskId,
     stage: Stage,
-    unknown_type: Box<str>,
+    unknown_type: Option<Box<str>>,
+}
+
+#[derive(Clone, Debug)]
+enum TaskId {
+    Inline { len: u8, bytes: [u8; 64] },
+    Heap(Box<str>),
 }
 
 impl OwnedKey {
     pub(crate) fn of(event: &VocalsEvent) -> Self {
         let key = DedupKey::of(event);
+        let id = key.task_id();
+        let task_id = match u8::try_from(id.len()) {
+            Ok(len) if usize::from(len) <= 64 => {
+                let mut bytes = [0u8; 64];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                TaskId::Inline { len, bytes }
+            }
+            _ => TaskId::Heap(id.into()),
+        };
         Self {
-            task_id: key.task_id().into(),
+            task_id,
             stage: key.stage(),
-            unknown_type: key.unknown_type().into(),
+            unknown_type: (key.stage() == Stage::Unknown).then(|| key.unknown_type().into()),
         }
     }
 
     pub(crate) fn key(&self) -> DedupKey<'_> {
-        DedupKey::new(&self.task_id, self.stage).with_unknown_type(&self.unknown_type)
+        let key = DedupKey::new(self.task_id(), self.stage);
+        match &self.unknown_type {
+            Some(unknown) => key.with_unknown_type(unknown),
+            None => key,
+        }
     }
 
     pub(crate) fn task_id(&self) -> &str {
-        &self.task_id
+        match &self.task_id {
+            // Copied whole from a `&str`, so always UTF-8; the fallback is unreachable.
+            TaskId::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            TaskId::Heap(id) => id,
+        }
     }
 
     pub(crate) fn stage(&self) -> Stage {
@@ -170,8 +196,14 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
     /// One handler call under the deadline, with panics caught.
     pub(crate) async fn call(&self, event: VocalsEvent) -> Result<(), CallFailure> {
         self.counters.in_flight.fetch_add(1, Relaxed);
-        let call = pin!(handler::call(&self.handler, event));
-        let result = tokio::time::timeout(self.handler_timeout, CatchUnwind(call)).await;
+        let mut call = CatchUnwind(pin!(handler::call(&self.handler, event)));
+        // Arm the timer only if the handler waits: one that answers on its first poll (a
+        // send to a channel, a no-op) costs no timer registration. A handler that blocks
+        // its thread cannot be interrupted by any timer anyway.
+        let result = match now_or_never(&mut call).await {
+            Some(result) => Ok(result),
+            None => tokio::time::timeout(self.handler_timeout, call).await,
+        };
         self.counters.in_flight.fetch_sub(1, Relaxed);
         let result = match result {
             Ok(Ok(Ok(()))) => Ok(()),

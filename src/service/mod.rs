@@ -261,10 +261,11 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         B: Body,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let started = Instant::now();
+        // Timing costs two clock reads: only when someone will read the log line.
+        let started = tracing::enabled!(tracing::Level::INFO).then(Instant::now);
         let outcome = self.process(req).await;
         self.core.counters.record(&outcome);
-        log_outcome(&outcome, started.elapsed());
+        log_outcome(&outcome, started.map(|t| t.elapsed()));
         response::respond(&outcome)
     }
 
@@ -285,7 +286,8 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         }
         let peer = peer_from_extensions(&parts.extensions);
         let query = parts.uri.query();
-        let early = VerifyRequest::new(&parts.headers, b"", (self.clock)())
+        let mut now = (self.clock)();
+        let early = VerifyRequest::new(&parts.headers, b"", now)
             .with_query(query)
             .with_peer(peer);
         for verifier in &self.header_verifiers {
@@ -299,18 +301,24 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
             }
         }
         let bytes = match body::read(body, self.body_limit, self.read_timeout).await {
-            Ok(bytes) => bytes,
+            Ok((bytes, waited)) => {
+                // Judge the window when the request is complete.
+                if waited {
+                    now = (self.clock)();
+                }
+                bytes
+            }
             Err(rejection) => return reject(rejection),
         };
         let event = match parse(&bytes) {
             Ok(event) => event,
             Err(err) => return reject(err.into()),
         };
-        let span = tracing::Span::current();
-        span.record("task_id", event.task_id());
-        span.record("stage", event.stage().as_str());
-        // Read the clock after the body: the window is judged when the request is complete.
-        let now = (self.clock)();
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let span = tracing::Span::current();
+            span.record("task_id", event.task_id());
+            span.record("stage", event.stage().as_str());
+        }
         let full = VerifyRequest::new(&parts.headers, &bytes, now)
             .with_query(query)
             .with_peer(peer)
@@ -334,8 +342,8 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
 
 /// 2xx at `debug`, the sender's mistakes at `info` (below `warn`: a scanner must not flood
 /// the logs), our own failures at `warn`.
-fn log_outcome(outcome: &Outcome, elapsed: Duration) {
-    let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+fn log_outcome(outcome: &Outcome, elapsed: Option<Duration>) {
+    let elapsed_us = elapsed.map_or(0, |e| u64::try_from(e.as_micros()).unwrap_or(u64::MAX));
     match outcome {
         Outcome::Rejected(r) if r.status().is_server_error() => {
             tracing::warn!(
