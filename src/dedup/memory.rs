@@ -5,7 +5,7 @@ use std::{
     hash::BuildHasher,
     sync::{
         Mutex, MutexGuard,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -63,7 +63,10 @@ const SHARDS: usize = 16;
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     pick: DefaultHashBuilder,
-    shard_capacity: usize,
+    capacity: usize,
+    /// Tasks held, all shards together: the capacity is global, so an uneven spread of
+    /// task ids over the shards never evicts early.
+    len: AtomicUsize,
     retention_ms: u64,
     next_token: AtomicU64,
 }
@@ -79,18 +82,36 @@ struct Task {
     /// `text`, `first`, `complete`, `failed`.
     slots: [Slot; 4],
     /// Unknown stages by raw `callbackType` (rare: empty, no allocation).
-    unknown: Vec<(Box<str>, Slot)>,
+    unknown: Box<[(Box<str>, Slot)]>,
 }
 
+/// One stage's state in 16 bytes: free (`token == 0, until == 0`), done
+/// (`token == 0, until == 1`), or in flight for `token` until `until` (Unix ms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Free,
-    /// Claimed by `token` until `until` (Unix ms).
-    InFlight {
-        token: u64,
-        until: u64,
-    },
-    Done,
+struct Slot {
+    token: u64,
+    until: u64,
+}
+
+impl Slot {
+    const FREE: Self = Self { token: 0, until: 0 };
+    const DONE: Self = Self { token: 0, until: 1 };
+
+    fn in_flight(token: u64, now: u64, lease: Duration) -> Self {
+        Self {
+            token,
+            until: now.saturating_add(millis(lease)),
+        }
+    }
+
+    fn is_done(self) -> bool {
+        self == Self::DONE
+    }
+
+    /// When a live claim runs out, if there is one.
+    fn live_until(self, now: u64) -> Option<u64> {
+        (self.token != 0 && self.until > now).then_some(self.until)
+    }
 }
 
 impl MemoryStore {
@@ -106,9 +127,8 @@ impl MemoryStore {
                 "dedup store capacity must be at least 1",
             ));
         }
-        // Small stores get one shard, so the capacity is exact.
+        // Small stores get one shard, so eviction follows the exact order.
         let shards = if capacity < SHARDS * 64 { 1 } else { SHARDS };
-        let shard_capacity = capacity.div_ceil(shards);
         Ok(Self {
             shards: (0..shards)
                 .map(|_| {
@@ -118,7 +138,8 @@ impl MemoryStore {
                 })
                 .collect(),
             pick: DefaultHashBuilder::default(),
-            shard_capacity,
+            capacity,
+            len: AtomicUsize::new(0),
             retention_ms: millis(DEFAULT_RETENTION),
             next_token: AtomicU64::new(1),
         })
@@ -144,7 +165,7 @@ impl MemoryStore {
     /// Tasks held now (live or not yet dropped).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).tasks.len()).sum()
+        self.len.load(Ordering::Relaxed)
     }
 
     /// `true` when no task is held.
@@ -156,7 +177,7 @@ impl MemoryStore {
     /// The most tasks held at once.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.shard_capacity * self.shards.len()
+        self.capacity
     }
 
     fn shard(&self, task_id: &str) -> MutexGuard<'_, Shard> {
@@ -172,18 +193,19 @@ impl MemoryStore {
         let key = req.key();
         let now = unix_ms(req.now());
         let mut shard = self.shard(key.task_id());
-        shard.drop_expired(now, self.retention_ms);
+        let dropped = shard.drop_expired(now, self.retention_ms);
+        self.len.fetch_sub(dropped, Ordering::Relaxed);
         let retention = self.retention_ms;
         if let Some(task) = shard.tasks.get_mut(key.task_id()) {
             if !task.expired(now, retention) {
-                match *task.slot(key) {
-                    Slot::Done => return Ok(Claim::Done),
-                    Slot::InFlight { until, .. } if until > now => {
-                        return Ok(Claim::InFlight {
-                            retry_after: Duration::from_millis(until - now),
-                        });
-                    }
-                    _ => {}
+                let slot = *task.slot(key);
+                if slot.is_done() {
+                    return Ok(Claim::Done);
+                }
+                if let Some(until) = slot.live_until(now) {
+                    return Ok(Claim::InFlight {
+                        retry_after: Duration::from_millis(until - now),
+                    });
                 }
                 if let Some(by) = task
                     .completed_later(key)
@@ -196,14 +218,14 @@ impl MemoryStore {
             }
             let token = self.token();
             task.touched = now;
-            *task.slot_mut(key) = in_flight(token, now, req.lease());
+            *task.slot_mut(key) = Slot::in_flight(token, now, req.lease());
             shard.tasks.to_back(key.task_id());
             return Ok(Claim::New(token_of(token)));
         }
-        shard.make_room(self.shard_capacity, now)?;
+        self.make_room(&mut shard, now)?;
         let token = self.token();
         let mut task = Task::new(now);
-        *task.slot_mut(key) = in_flight(token, now, req.lease());
+        *task.slot_mut(key) = Slot::in_flight(token, now, req.lease());
         shard.tasks.insert(key.task_id().into(), task);
         Ok(Claim::New(token_of(token)))
     }
@@ -213,14 +235,14 @@ impl MemoryStore {
         let mut shard = self.shard(key.task_id());
         if let Some(task) = shard.tasks.get_mut(key.task_id()) {
             task.touched = now;
-            *task.slot_mut(key) = Slot::Done;
+            *task.slot_mut(key) = Slot::DONE;
             shard.tasks.to_back(key.task_id());
             return Ok(());
         }
         // Evicted or expired while the handler ran: remember the success all the same.
-        shard.make_room(self.shard_capacity, now)?;
+        self.make_room(&mut shard, now)?;
         let mut task = Task::new(now);
-        *task.slot_mut(key) = Slot::Done;
+        *task.slot_mut(key) = Slot::DONE;
         shard.tasks.insert(key.task_id().into(), task);
         Ok(())
     }
@@ -229,9 +251,24 @@ impl MemoryStore {
         let mut shard = self.shard(key.task_id());
         if let Some(task) = shard.tasks.get_mut(key.task_id()) {
             let slot = task.slot_mut(key);
-            if matches!(*slot, Slot::InFlight { token: t, .. } if t == token.get()) {
-                *slot = Slot::Free;
+            if slot.token != 0 && slot.token == token.get() {
+                *slot = Slot::FREE;
             }
+        }
+    }
+
+    /// Counts one more task, evicting from `shard` first when the store is full (the
+    /// shard's least recently active task approximates the store's: ids spread evenly).
+    fn make_room(&self, shard: &mut Shard, now: u64) -> Result<(), StoreError> {
+        if self.len.fetch_add(1, Ordering::Relaxed) < self.capacity {
+            return Ok(());
+        }
+        if shard.evict_one(now) {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            Ok(())
+        } else {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+            Err(StoreError::new("every remembered task is in flight"))
         }
     }
 
@@ -282,39 +319,37 @@ impl fmt::Debug for MemoryStore {
 
 impl Shard {
     /// Drops expired tasks from the front (the least recently active), stopping at the
-    /// first live one: amortised O(1) per claim.
-    fn drop_expired(&mut self, now: u64, retention: u64) {
+    /// first live one: amortised O(1) per claim. Returns how many were dropped.
+    fn drop_expired(&mut self, now: u64, retention: u64) -> usize {
+        let mut dropped = 0;
         while let Some((_, task)) = self.tasks.front() {
             if !task.expired(now, retention) {
                 break;
             }
             self.tasks.pop_front();
+            dropped += 1;
         }
+        dropped
     }
 
-    /// Makes room for one task: evicts the least recently active task that has nothing in
-    /// flight. Fails when every task of the shard is in flight.
-    fn make_room(&mut self, capacity: usize, now: u64) -> Result<(), StoreError> {
-        let mut tries = self.tasks.len();
-        while self.tasks.len() >= capacity {
-            if tries == 0 {
-                return Err(StoreError::new("every remembered task is in flight"));
-            }
-            tries -= 1;
+    /// Evicts the least recently active task that has nothing in flight; `false` when
+    /// every task of the shard is in flight (or there is none).
+    fn evict_one(&mut self, now: u64) -> bool {
+        for _ in 0..self.tasks.len() {
             let busy = match self.tasks.front() {
                 Some((_, task)) => task.in_flight(now),
-                None => break,
+                None => return false,
             };
-            if busy {
-                // Keep it: evicting it would let a concurrent duplicate run.
-                if let Some((id, task)) = self.tasks.pop_front() {
-                    self.tasks.insert(id, task);
-                }
-            } else {
-                self.tasks.pop_front();
+            let Some((id, task)) = self.tasks.pop_front() else {
+                return false;
+            };
+            if !busy {
+                return true;
             }
+            // Keep it: evicting it would let a concurrent duplicate run.
+            self.tasks.insert(id, task);
         }
-        Ok(())
+        false
     }
 }
 
@@ -322,8 +357,8 @@ impl Task {
     fn new(now: u64) -> Self {
         Self {
             touched: now,
-            slots: [Slot::Free; 4],
-            unknown: Vec::new(),
+            slots: [Slot::FREE; 4],
+            unknown: Box::default(),
         }
     }
 
@@ -332,7 +367,7 @@ impl Task {
     }
 
     fn in_flight(&self, now: u64) -> bool {
-        let live = |s: &Slot| matches!(*s, Slot::InFlight { until, .. } if until > now);
+        let live = |s: &Slot| s.live_until(now).is_some();
         self.slots.iter().any(live) || self.unknown.iter().any(|(_, s)| live(s))
     }
 
@@ -343,7 +378,7 @@ impl Task {
                 .unknown
                 .iter()
                 .find(|(t, _)| **t == *key.unknown_type())
-                .map_or(&Slot::Free, |(_, s)| s),
+                .map_or(&Slot::FREE, |(_, s)| s),
         }
     }
 
@@ -356,7 +391,10 @@ impl Task {
                     .iter()
                     .position(|(t, _)| **t == *key.unknown_type());
                 let pos = pos.unwrap_or_else(|| {
-                    self.unknown.push((key.unknown_type().into(), Slot::Free));
+                    // Rare (a stage this crate does not know): a reallocation is fine.
+                    let mut unknown = std::mem::take(&mut self.unknown).into_vec();
+                    unknown.push((key.unknown_type().into(), Slot::FREE));
+                    self.unknown = unknown.into_boxed_slice();
                     self.unknown.len() - 1
                 });
                 &mut self.unknown[pos].1
@@ -370,7 +408,7 @@ impl Task {
             .iter()
             .rev()
             .copied()
-            .find(|stage| index(*stage).is_some_and(|i| self.slots[i] == Slot::Done))
+            .find(|stage| index(*stage).is_some_and(|i| self.slots[i].is_done()))
     }
 }
 
@@ -381,13 +419,6 @@ fn index(stage: Stage) -> Option<usize> {
         Stage::Complete => Some(2),
         Stage::Failed => Some(3),
         Stage::Unknown => None,
-    }
-}
-
-fn in_flight(token: u64, now: u64, lease: Duration) -> Slot {
-    Slot::InFlight {
-        token,
-        until: now.saturating_add(millis(lease)),
     }
 }
 
