@@ -1,7 +1,16 @@
 //! Receive the callbacks of the Suno-family music API's **Add Vocals** task (sunoapi.org,
-//! kie.ai, api.box) safely, in any server built on `http` types.
+//! kie.ai, api.box) safely, in any server built on tower and `http` types.
 //!
-//! This release provides the crate's core, with no I/O and no async:
+//! - [`VocalsService`] is the endpoint to mount (`axum::Router::route_service`, hyper, any
+//!   tower server), and [`VocalsLayer`] the same on one path in front of any service. For
+//!   each request it checks method, media type and size, reads the body under a limit and
+//!   a deadline, parses it, verifies the source, binds the signature to the body, claims
+//!   `(task_id, stage)` in a [`dedup`] store, and hands the event once to your
+//!   [`VocalsHandler`], answering every request with a status and a JSON body (see
+//!   [`service`]). [`VocalsService::ingest`] runs polled results through the same dedup and
+//!   handler; [`VocalsService::stats`] counts outcomes.
+//!
+//! The core is plain functions with no I/O and no async:
 //!
 //! - [`parse`]: a callback body into a typed [`VocalsEvent`] ([`Text`](VocalsEvent::Text),
 //!   [`First`](VocalsEvent::First), [`Complete`](VocalsEvent::Complete),
@@ -15,9 +24,26 @@
 //!   other providers, a URL token and an IP allowlist for sites that sign nothing; typed
 //!   [`Rejection`]s with their HTTP status, [`Secret`]s that never reach a log;
 //! - [`testkit`] (feature `testkit`): builders of realistic callback bodies, signing
-//!   helpers and a fixed clock for tests.
+//!   helpers, a fixed clock and a simulator of the provider's deliveries, for tests.
 //!
-//! # Example
+//! # Mounting the service
+//!
+//! ```
+//! use vocals_callback::{HandlerResult, Secret, VocalsEvent, VocalsService, verify::KieSignature};
+//!
+//! let callbacks = VocalsService::builder(|event: VocalsEvent| async move {
+//!     // make the event safe (store it), then return Ok: the provider gets its 200 now
+//!     let _ = (event.task_id(), event.stage(), event.tracks());
+//!     HandlerResult::Ok(())
+//! })
+//! .verifier(KieSignature::new(Secret::new("your-webhook-hmac-key")?))
+//! .build()?;
+//! let app: axum::Router = axum::Router::new().route_service("/vocals-callback", callbacks);
+//! # let _ = app;
+//! # Ok::<(), vocals_callback::ConfigError>(())
+//! ```
+//!
+//! # Parsing a body
 //!
 //! ```
 //! use vocals_callback::{parse, VocalsEvent};
