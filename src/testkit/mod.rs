@@ -3,7 +3,9 @@
 //! The bodies are what the provider sends: compact JSON with the live service's quirks
 //! (`createTime` as epoch milliseconds, unfinished tracks with `audio_url: ""` and no
 //! `duration`), signing helpers for every scheme the crate verifies, signed `http::Request`
-//! builders, and a fixed clock.
+//! builders, a fixed clock, and a simulator of the provider's delivery behaviour ([`Scenario`]:
+//! stages, retries, duplicates, reordering, clock skew, forgery) with the answer a correct
+//! receiver gives each delivery.
 //!
 //! ```
 //! use vocals_callback::{parse, testkit::{CallbackBody, TrackBody}, Stage};
@@ -19,9 +21,11 @@
 mod body;
 mod sign;
 mod sign_more;
+mod simulate;
 
 pub use body::{CallbackBody, TrackBody};
 pub use sign::{FixedClock, kie_request, sign_kie};
 pub use sign_more::{
     sign_body_hmac, sign_standard_webhooks, sign_stripe, standard_webhooks_request,
 };
+pub use simulate::{Delivery, Expect, SKEW_SECS, Scenario, UnknownScenario};
