@@ -249,6 +249,7 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
             handler_timeout: self.handler_timeout,
             lease,
             deliver_late_stages: self.deliver_late_stages,
+            clock: self.clock,
         });
         let queue = match self.queue {
             None => None,
@@ -267,7 +268,6 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
                 header_verifiers,
                 body_verifiers,
                 binding,
-                clock: self.clock,
                 path: self.path.into(),
                 body_limit: self.body_limit,
                 read_timeout: self.read_timeout,

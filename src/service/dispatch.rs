@@ -32,6 +32,8 @@ pub(crate) struct Core<H, S> {
     /// How long a claim holds before another delivery may take it over.
     pub(crate) lease: Duration,
     pub(crate) deliver_late_stages: bool,
+    /// The builder's clock: timestamp windows, claims and completions all read it.
+    pub(crate) clock: super::Clock,
 }
 
 /// A dedup key that outlives the event (which moves into the handler). Task ids up to 64
@@ -195,7 +197,8 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
 
     /// One handler call under the deadline, with panics caught.
     pub(crate) async fn call(&self, event: VocalsEvent) -> Result<(), CallFailure> {
-        self.counters.in_flight.fetch_add(1, Relaxed);
+        // Counted down by the guard, so a call cancelled with its request still leaves.
+        let _running = InFlight::enter(&self.counters);
         let mut call = CatchUnwind(pin!(handler::call(&self.handler, event)));
         // Arm the timer only if the handler waits: one that answers on its first poll (a
         // send to a channel, a no-op) costs no timer registration. A handler that blocks
@@ -204,7 +207,6 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
             Some(result) => Ok(result),
             None => tokio::time::timeout(self.handler_timeout, call).await,
         };
-        self.counters.in_flight.fetch_sub(1, Relaxed);
         let result = match result {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(err))) => Err(CallFailure::Error(err)),
@@ -218,11 +220,8 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
     pub(crate) async fn complete(&self, key: &OwnedKey, token: ClaimToken) {
         // The event was handled: answer 200 whatever happens here. A failed write only
         // means a later duplicate may run the (idempotent) handler again.
-        if let Err(err) = self
-            .store
-            .complete(&key.key(), token, SystemTime::now())
-            .await
-        {
+        let now = (self.clock)();
+        if let Err(err) = self.store.complete(&key.key(), token, now).await {
             tracing::warn!(task_id = key.task_id(), stage = key.stage().as_str(), error = %err, "dedup complete failed");
         }
     }
@@ -247,6 +246,22 @@ pub(crate) fn log_failure(key: &OwnedKey, failure: &CallFailure, attempt: u32) {
         error = %failure,
         "handler failed"
     );
+}
+
+/// One handler call in [`Counters::in_flight`], for as long as it lives.
+struct InFlight<'a>(&'a Counters);
+
+impl<'a> InFlight<'a> {
+    fn enter(counters: &'a Counters) -> Self {
+        counters.in_flight.fetch_add(1, Relaxed);
+        Self(counters)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Relaxed);
+    }
 }
 
 /// Releases a claim whose request was dropped mid-handler (the client went away), so the

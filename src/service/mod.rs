@@ -79,7 +79,7 @@ pub use response::ResponseBody;
 use dispatch::{Core, RETRY_SOON, reject};
 use queue::Queue;
 
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// The endpoint that receives Add Vocals callbacks: a tower `Service` over `http`
 /// requests, for `axum::Router::route_service` or any hyper server.
@@ -116,7 +116,6 @@ struct Shared<H, S> {
     header_verifiers: Vec<Box<dyn Verifier>>,
     body_verifiers: Vec<Box<dyn Verifier>>,
     binding: BindingCache,
-    clock: Clock,
     path: Box<str>,
     body_limit: usize,
     read_timeout: Duration,
@@ -156,7 +155,7 @@ impl<H: VocalsHandler, S: DedupStore> VocalsService<H, S> {
                 RETRY_SOON,
             ))
         } else {
-            let now = (shared.clock)();
+            let now = (shared.core.clock)();
             shared
                 .core
                 .deliver(event, now, shared.queue.as_deref())
@@ -216,7 +215,8 @@ impl<H: VocalsHandler, S: DedupStore> VocalsService<H, S> {
             Some(queue) => queue.shutdown(&shared.core, grace).await,
             None => (0, 0),
         };
-        // Inline handlers run inside their requests: wait for them to finish.
+        // Inline handlers run inside their requests: wait for them to finish. (The queue's
+        // workers are joined by now, so what is still counted runs inline.)
         while shared.core.counters.in_flight.load(Relaxed) > 0 && started.elapsed() < grace {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -241,7 +241,8 @@ impl ShutdownReport {
         self.dead_lettered
     }
 
-    /// Handler calls still running when the grace period ended.
+    /// Events whose dispatch was cut short when the grace period ended: inline handler
+    /// calls still running, and queued events a worker was calling or waiting to retry.
     #[must_use]
     pub fn abandoned(&self) -> u64 {
         self.abandoned
@@ -286,7 +287,7 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         }
         let peer = peer_from_extensions(&parts.extensions);
         let query = parts.uri.query();
-        let mut now = (self.clock)();
+        let mut now = (self.core.clock)();
         let early = VerifyRequest::new(&parts.headers, b"", now)
             .with_query(query)
             .with_peer(peer);
@@ -304,7 +305,7 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
             Ok((bytes, waited)) => {
                 // Judge the window when the request is complete.
                 if waited {
-                    now = (self.clock)();
+                    now = (self.core.clock)();
                 }
                 bytes
             }

@@ -365,6 +365,8 @@ impl Queue {
                 .is_err()
             {
                 worker.abort();
+                // Wait for the abort to land, so its handler call has left the counters.
+                let _ = worker.await;
                 abandoned += 1;
             }
         }
