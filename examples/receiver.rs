@@ -179,11 +179,11 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         };
         let path = settings.path.clone();
         let svc = svc.clone();
-        let hyper_svc = service_fn(move |mut req: Request<Incoming>| {
+        let hyper_svc = service_fn(move |req: Request<Incoming>| {
             let mut svc = svc.clone();
             let path_matches = req.uri().path() == path;
-            // The allowlist and the logs read the peer from the extensions.
-            req.extensions_mut().insert(peer);
+            // No IpAllowlist here, so the peer address is not copied into the extensions
+            // (with one, `req.extensions_mut().insert(peer)` is what it reads).
             async move {
                 if path_matches {
                     let Ok(res) = svc.call(req).await;
@@ -197,7 +197,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(err) = conn.await {
-                tracing::debug!(error = %err, "connection ended with an error");
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
         });
     }

@@ -31,7 +31,8 @@ where
     let mut collect = pin!(collect(Limited::new(body, limit)));
     let (result, waited) = match now_or_never(collect.as_mut()).await {
         Some(result) => (result, false),
-        None => match tokio::time::timeout(deadline, collect).await {
+        // Boxed: the timer lives on the slow path only, not in every request's future.
+        None => match Box::pin(tokio::time::timeout(deadline, collect)).await {
             Ok(result) => (result, true),
             Err(_) => return Err(RejectionKind::BodyTimeout.into()),
         },

@@ -205,7 +205,8 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
         // its thread cannot be interrupted by any timer anyway.
         let result = match now_or_never(&mut call).await {
             Some(result) => Ok(result),
-            None => tokio::time::timeout(self.handler_timeout, call).await,
+            // Boxed: the timer lives on the slow path only, not in every request's future.
+            None => Box::pin(tokio::time::timeout(self.handler_timeout, call)).await,
         };
         let result = match result {
             Ok(Ok(Ok(()))) => Ok(()),

@@ -262,8 +262,9 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         B: Body,
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
-        // Timing costs two clock reads: only when someone will read the log line.
-        let started = tracing::enabled!(tracing::Level::INFO).then(Instant::now);
+        // Timing costs two clock reads per request: only at `debug`, where every request
+        // is logged (refusals at `info` and `warn` are logged without it).
+        let started = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
         let outcome = self.process(req).await;
         self.core.counters.record(&outcome);
         log_outcome(&outcome, started.map(|t| t.elapsed()));
@@ -344,7 +345,7 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
 /// 2xx at `debug`, the sender's mistakes at `info` (below `warn`: a scanner must not flood
 /// the logs), our own failures at `warn`.
 fn log_outcome(outcome: &Outcome, elapsed: Option<Duration>) {
-    let elapsed_us = elapsed.map_or(0, |e| u64::try_from(e.as_micros()).unwrap_or(u64::MAX));
+    let elapsed_us = elapsed.map(|e| u64::try_from(e.as_micros()).unwrap_or(u64::MAX));
     match outcome {
         Outcome::Rejected(r) if r.status().is_server_error() => {
             tracing::warn!(
