@@ -141,3 +141,105 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        convert::Infallible,
+        future::Ready,
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+    };
+
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+    use crate::{HandlerResult, VocalsEvent};
+
+    /// An inner service that is ready only on every second poll and refuses a call it was
+    /// not made ready for, as a rate limiter or a concurrency limit would.
+    #[derive(Clone, Default)]
+    struct Picky {
+        polls: Arc<AtomicUsize>,
+        ready: bool,
+    }
+
+    impl Service<Request<Full<Bytes>>> for Picky {
+        type Response = Response<Full<Bytes>>;
+        type Error = Infallible;
+        type Future = Ready<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            if self.polls.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.ready = true;
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _req: Request<Full<Bytes>>) -> Self::Future {
+            assert!(std::mem::take(&mut self.ready), "called without poll_ready");
+            std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(b"inner")))))
+        }
+    }
+
+    fn post(path: &str) -> Request<Full<Bytes>> {
+        Request::post(path)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(
+                br#"{"code":200,"data":{"callbackType":"text","task_id":"t1"}}"#,
+            )))
+            .unwrap()
+    }
+
+    async fn body_of<B: Body>(res: Response<B>) -> Vec<u8>
+    where
+        B::Error: fmt::Debug,
+    {
+        res.into_body().collect().await.unwrap().to_bytes().to_vec()
+    }
+
+    #[tokio::test]
+    async fn readiness_is_the_inner_services_and_the_ready_instance_is_called() {
+        use tower::ServiceExt;
+
+        let layer =
+            crate::VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
+                .insecure_accept_unverified()
+                .build_layer()
+                .unwrap();
+        let inner = Picky::default();
+        let polls = Arc::clone(&inner.polls);
+        let mut svc = layer.layer(inner);
+
+        // Another path: the inner service answers, after it was polled ready.
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(post("/other"))
+            .await
+            .unwrap();
+        assert_eq!(body_of(res).await, b"inner");
+        assert_eq!(polls.load(Ordering::SeqCst), 2);
+
+        // The callback path: the pipeline answers; readiness was still asked of the inner.
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(post("/vocals-callback"))
+            .await
+            .unwrap();
+        assert_eq!(body_of(res).await, br#"{"status":"received"}"#);
+        assert_eq!(polls.load(Ordering::SeqCst), 4);
+
+        // A clone made before readiness has its own state: it must be polled itself.
+        let clone = svc.clone();
+        let res = clone.oneshot(post("/other")).await.unwrap();
+        assert_eq!(body_of(res).await, b"inner");
+    }
+}
