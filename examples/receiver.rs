@@ -31,9 +31,9 @@ use hyper_util::{
     server::graceful::GracefulShutdown,
 };
 use tokio::net::TcpListener;
-use tower::Service;
+use tower::{Layer, ServiceExt};
 use vocals_callback::{
-    HandlerError, HandlerResult, Secret, VocalsEvent, VocalsService,
+    HandlerError, HandlerResult, Secret, VocalsEvent, VocalsLayer, VocalsService,
     service::{Builder, QueueConfig},
     verify::KieSignature,
 };
@@ -125,7 +125,7 @@ fn print_event(event: &VocalsEvent) -> HandlerResult {
 
 type Handler = fn(VocalsEvent) -> std::future::Ready<HandlerResult>;
 
-fn build(settings: &Settings) -> Result<VocalsService<Handler>, Box<dyn std::error::Error>> {
+fn build(settings: &Settings) -> Result<VocalsLayer<Handler>, Box<dyn std::error::Error>> {
     let handler: Handler = if settings.quiet {
         |_| std::future::ready(Ok(()))
     } else {
@@ -152,11 +152,16 @@ fn build(settings: &Settings) -> Result<VocalsService<Handler>, Box<dyn std::err
     if settings.queued {
         builder = builder.queued(QueueConfig::new());
     }
-    Ok(builder.build()?)
+    Ok(builder.build_layer()?)
 }
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
-    let svc = build(&settings)?;
+    // The callback path runs the pipeline; every other path gets the 404 service.
+    let layer = build(&settings)?;
+    let svc = layer.service().clone();
+    let app = layer.layer(tower::service_fn(|_: Request<Incoming>| async {
+        Ok::<_, Infallible>(not_found())
+    }));
     let listener = TcpListener::bind(settings.listen).await?;
     let addr = listener.local_addr()?;
     eprintln!("listening on http://{addr}{}", settings.path);
@@ -177,22 +182,10 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
             },
             () = &mut stop => break,
         };
-        let path = settings.path.clone();
-        let svc = svc.clone();
-        let hyper_svc = service_fn(move |req: Request<Incoming>| {
-            let mut svc = svc.clone();
-            let path_matches = req.uri().path() == path;
-            // No IpAllowlist here, so the peer address is not copied into the extensions
-            // (with one, `req.extensions_mut().insert(peer)` is what it reads).
-            async move {
-                if path_matches {
-                    let Ok(res) = svc.call(req).await;
-                    Ok::<_, Infallible>(res.map(http_body_util::Either::Left))
-                } else {
-                    Ok(not_found().map(http_body_util::Either::Right))
-                }
-            }
-        });
+        let app = app.clone();
+        // No IpAllowlist here, so the peer address is not copied into the extensions
+        // (with one, `req.extensions_mut().insert(peer)` is what it reads).
+        let hyper_svc = service_fn(move |req: Request<Incoming>| app.clone().oneshot(req));
         let conn = http.serve_connection(TokioIo::new(stream), hyper_svc);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {

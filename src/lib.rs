@@ -113,6 +113,7 @@ mod rejection;
 mod secret;
 pub mod service;
 mod stats;
+mod sync;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;

@@ -199,9 +199,10 @@ impl RejectionKind {
         Self::StoreUnavailable,
     ];
 
-    /// This kind's position in [`ALL`](Self::ALL).
-    pub(crate) fn index(self) -> usize {
-        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    /// This kind's position in [`ALL`](Self::ALL), which lists the kinds in declaration
+    /// order (a test holds it to that).
+    pub(crate) const fn index(self) -> usize {
+        self as usize
     }
 
     /// `true` when the sender, not the receiver, is at fault (4xx): logged below `warn`.
@@ -313,3 +314,19 @@ impl fmt::Display for Rejection {
 }
 
 impl StdError for Rejection {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_kind_at_its_index_with_a_distinct_name() {
+        for (i, kind) in RejectionKind::ALL.iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind}");
+        }
+        let mut names: Vec<_> = RejectionKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RejectionKind::ALL.len());
+    }
+}

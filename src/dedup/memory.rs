@@ -13,7 +13,7 @@ use std::{
 use hashlink::{DefaultHashBuilder, LinkedHashMap};
 
 use super::{Claim, ClaimRequest, ClaimToken, DedupKey, DedupStore, StoreError};
-use crate::{config::ConfigError, config::ConfigErrorKind, event::Stage};
+use crate::{config::ConfigError, config::ConfigErrorKind, event::Stage, sync::lock};
 
 /// Tasks remembered by default: a day of a busy account's callbacks.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -432,13 +432,6 @@ fn millis(d: Duration) -> u64 {
 
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, millis)
-}
-
-/// A poisoned shard only means a thread panicked between two plain-data writes.
-fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    shard
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

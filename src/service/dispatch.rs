@@ -22,6 +22,9 @@ use crate::{
 
 /// How long to ask the sender to wait after a refusal that is ours, not theirs.
 pub(crate) const RETRY_SOON: Duration = Duration::from_secs(5);
+/// The answer once shutdown has begun: the provider retries, perhaps to another replica.
+pub(crate) const SHUTTING_DOWN: Rejection =
+    Rejection::retry_after(RejectionKind::ShuttingDown, RETRY_SOON);
 
 /// What claim and dispatch need, shared with the queue's workers.
 pub(crate) struct Core<H, S> {
@@ -52,8 +55,7 @@ enum TaskId {
 }
 
 impl OwnedKey {
-    pub(crate) fn of(event: &VocalsEvent) -> Self {
-        let key = DedupKey::of(event);
+    pub(crate) fn new(key: &DedupKey<'_>) -> Self {
         let id = key.task_id();
         let task_id = match u8::try_from(id.len()) {
             Ok(len) if usize::from(len) <= 64 => {
@@ -101,10 +103,18 @@ pub(crate) enum CallFailure {
 }
 
 impl CallFailure {
+    /// The delay the handler asked for, if it did.
+    pub(crate) fn asked_delay(&self) -> Option<Duration> {
+        match self {
+            Self::Error(err) => err.retry_after_delay(),
+            Self::Panic | Self::Timeout => None,
+        }
+    }
+
     /// The refusal the sender gets (inline mode).
     pub(crate) fn rejection(&self) -> Rejection {
         match self {
-            Self::Error(err) => match err.retry_after_delay() {
+            Self::Error(_) => match self.asked_delay() {
                 Some(delay) => Rejection::retry_after(RejectionKind::HandlerRetry, delay),
                 None => RejectionKind::HandlerFailed.into(),
             },
@@ -152,7 +162,8 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
                 ));
             }
         };
-        let key = OwnedKey::of(&event);
+        // The event moves into the handler; the key is kept for completion or release.
+        let key = OwnedKey::new(&key);
         match queue {
             None => self.run_inline(event, key, token).await,
             Some(queue) => match queue.push(event, key, token) {
@@ -175,21 +186,22 @@ impl<H: VocalsHandler, S: DedupStore> Core<H, S> {
     ) -> Outcome {
         let mut guard = ClaimGuard {
             core: Arc::clone(self),
-            key: Some(key),
+            key,
             token,
+            armed: true,
         };
         let result = self.call(event).await;
-        let Some(key) = guard.key.take() else {
-            return reject(RejectionKind::HandlerFailed.into());
-        };
+        // Answered either way from here: the guard is for cancellation only.
+        guard.armed = false;
+        let key = &guard.key;
         match result {
             Ok(()) => {
-                self.complete(&key, token).await;
+                self.complete(key, token).await;
                 Outcome::Received
             }
             Err(failure) => {
-                self.release(&key, token).await;
-                log_failure(&key, &failure, 1);
+                self.release(key, token).await;
+                log_failure(key, &failure, 1);
                 reject(failure.rejection())
             }
         }
@@ -269,17 +281,20 @@ impl Drop for InFlight<'_> {
 /// sender's retry need not wait for the lease to run out.
 struct ClaimGuard<H: VocalsHandler, S: DedupStore> {
     core: Arc<Core<H, S>>,
-    key: Option<OwnedKey>,
+    key: OwnedKey,
     token: ClaimToken,
+    armed: bool,
 }
 
 impl<H: VocalsHandler, S: DedupStore> Drop for ClaimGuard<H, S> {
     fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
+        if !self.armed {
+            return;
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let core = Arc::clone(&self.core);
+        let (core, key) = (Arc::clone(&self.core), self.key.clone());
         let token = self.token;
         runtime.spawn(async move { core.release(&key, token).await });
     }

@@ -16,7 +16,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::{ResponseBody, VocalsService};
-use crate::{dedup::DedupStore, handler::VocalsHandler};
+use crate::{
+    dedup::{DedupStore, MemoryStore},
+    handler::VocalsHandler,
+};
 
 /// Wraps a service so that requests to the callback path (default `/vocals-callback`) run
 /// the pipeline and every other request reaches the inner service untouched.
@@ -35,7 +38,7 @@ use crate::{dedup::DedupStore, handler::VocalsHandler};
 /// // axum: Router::new().route("/health", get(health)).layer(layer)
 /// # Ok::<(), vocals_callback::ConfigError>(())
 /// ```
-pub struct VocalsLayer<H, S> {
+pub struct VocalsLayer<H, S = MemoryStore> {
     service: VocalsService<H, S>,
 }
 
@@ -82,7 +85,7 @@ impl<I, H, S> Layer<I> for VocalsLayer<H, S> {
 }
 
 /// The service [`VocalsLayer`] makes: the pipeline on its path, `inner` everywhere else.
-pub struct VocalsMiddleware<I, H, S> {
+pub struct VocalsMiddleware<I, H, S = MemoryStore> {
     inner: I,
     vocals: VocalsService<H, S>,
 }

@@ -55,7 +55,6 @@ use crate::{
     event::VocalsEvent,
     handler::VocalsHandler,
     parse::parse,
-    rejection::{Rejection, RejectionKind},
     stats::{Outcome, Stats},
     verify::{BindingCache, Verifier, VerifyRequest, peer_from_extensions},
 };
@@ -76,7 +75,7 @@ pub use layer::{VocalsLayer, VocalsMiddleware};
 pub use queue::{DeadLetter, QueueConfig};
 pub use response::ResponseBody;
 
-use dispatch::{Core, RETRY_SOON, reject};
+use dispatch::{Core, SHUTTING_DOWN, reject};
 use queue::Queue;
 
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -150,10 +149,7 @@ impl<H: VocalsHandler, S: DedupStore> VocalsService<H, S> {
     pub async fn ingest(&self, event: VocalsEvent) -> Outcome {
         let shared = &self.shared;
         let outcome = if shared.closing.load(Relaxed) {
-            reject(Rejection::retry_after(
-                RejectionKind::ShuttingDown,
-                RETRY_SOON,
-            ))
+            reject(SHUTTING_DOWN)
         } else {
             let now = (shared.core.clock)();
             shared
@@ -281,10 +277,7 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
             return reject(rejection);
         }
         if self.closing.load(Relaxed) {
-            return reject(Rejection::retry_after(
-                RejectionKind::ShuttingDown,
-                RETRY_SOON,
-            ));
+            return reject(SHUTTING_DOWN);
         }
         let peer = peer_from_extensions(&parts.extensions);
         let query = parts.uri.query();

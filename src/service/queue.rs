@@ -4,7 +4,7 @@ use std::{
     collections::VecDeque,
     fmt,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering::Relaxed},
     },
     time::Duration,
@@ -12,13 +12,14 @@ use std::{
 
 use tokio::{sync::Semaphore, task::JoinHandle};
 
-use super::dispatch::{Core, OwnedKey, RETRY_SOON, log_failure};
+use super::dispatch::{Core, OwnedKey, RETRY_SOON, SHUTTING_DOWN, log_failure};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     dedup::{ClaimToken, DedupStore},
     event::VocalsEvent,
     handler::VocalsHandler,
     rejection::{Rejection, RejectionKind},
+    sync::lock,
 };
 
 /// The settings of queued dispatch ([`Builder::queued`](super::Builder::queued)).
@@ -258,8 +259,7 @@ impl Queue {
         {
             let mut jobs = lock(&self.jobs);
             if self.closed.load(Relaxed) {
-                let rejection = Rejection::retry_after(RejectionKind::ShuttingDown, RETRY_SOON);
-                return Err((rejection, key));
+                return Err((SHUTTING_DOWN, key));
             }
             if jobs.len() >= self.config.capacity {
                 let rejection = Rejection::retry_after(RejectionKind::QueueFull, RETRY_SOON);
@@ -316,12 +316,9 @@ impl Queue {
                         self.dead_letter(core, job.event, attempt, failure.to_string());
                         return;
                     }
-                    let asked = match &failure {
-                        super::dispatch::CallFailure::Error(err) => err.retry_after_delay(),
-                        _ => None,
-                    };
                     core.counters.retried();
-                    tokio::time::sleep(self.config.backoff_for(attempt, asked)).await;
+                    let delay = self.config.backoff_for(attempt, failure.asked_delay());
+                    tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
             }
@@ -354,8 +351,7 @@ impl Queue {
         core: &Arc<Core<H, S>>,
         grace: Duration,
     ) -> (usize, usize) {
-        self.closed.store(true, Relaxed);
-        self.ready.close();
+        self.close();
         let workers: Vec<_> = lock(&self.workers).drain(..).collect();
         let deadline = tokio::time::Instant::now() + grace;
         let mut abandoned = 0;
@@ -383,11 +379,6 @@ impl Queue {
         self.closed.store(true, Relaxed);
         self.ready.close();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data: a panic elsewhere cannot leave it half-written.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::{Verified, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
+    sync::lock,
 };
 
 /// Remembers `signature → SHA-256(body)` until the signature's timestamp leaves the window.
@@ -136,8 +137,7 @@ impl BindingCache {
         // Hash outside the lock: it is the expensive part.
         let digest: [u8; 32] = Sha256::digest(body).into();
         let now = time::unix_secs(now);
-        // A poisoned lock only means another thread panicked mid-insert of plain data.
-        let mut table = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut table = lock(&self.entries);
         if let Some(entry) = table.map.get_mut(mac) {
             if entry.expires >= now {
                 return if entry.digest == digest {
@@ -195,9 +195,7 @@ impl BindingCache {
     /// Entries held now (live or not yet purged).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .map_or_else(|e| e.into_inner().map.len(), |t| t.map.len())
+        lock(&self.entries).map.len()
     }
 
     /// `true` when no entry is held.
@@ -221,7 +219,7 @@ impl BindingCache {
     /// The hash table's bucket count, for the tests of the memory bound.
     #[cfg(test)]
     fn allocated(&self) -> usize {
-        self.entries.lock().map_or(0, |t| t.map.capacity())
+        lock(&self.entries).map.capacity()
     }
 }
 

@@ -105,6 +105,16 @@ impl KieSignature {
     }
 }
 
+/// The timestamp and signature headers, each present exactly once, as raw bytes (the digit
+/// and base64 checks refuse everything else).
+fn signature_headers(headers: &http::HeaderMap) -> Result<(&[u8], &[u8]), Rejection> {
+    let ts_text = header::single_bytes(headers, &KieSignature::TIMESTAMP_HEADER)?
+        .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
+    let signature = header::single_bytes(headers, &KieSignature::SIGNATURE_HEADER)?
+        .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
+    Ok((ts_text, signature))
+}
+
 /// Decodes a signature header: exactly 44 characters of canonical padded standard base64.
 pub(crate) fn decode_signature(text: &[u8]) -> Result<[u8; 32], Rejection> {
     let malformed = || Rejection::from(RejectionKind::MalformedSignature);
@@ -125,22 +135,12 @@ pub(crate) fn decode_signature(text: &[u8]) -> Result<[u8; 32], Rejection> {
 
 impl Verifier for KieSignature {
     fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<(), Rejection> {
-        // The same order and kinds as `verify`, so the gate and the full check agree.
-        let headers = req.headers();
-        header::single_bytes(headers, &Self::TIMESTAMP_HEADER)?
-            .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
-        header::single_bytes(headers, &Self::SIGNATURE_HEADER)?
-            .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
-        Ok(())
+        // The same reads as `verify`, so the gate and the full check agree.
+        signature_headers(req.headers()).map(|_| ())
     }
 
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
-        let headers = req.headers();
-        // Raw bytes: the digit and base64 checks below refuse everything else.
-        let ts_text = header::single_bytes(headers, &Self::TIMESTAMP_HEADER)?
-            .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
-        let signature = header::single_bytes(headers, &Self::SIGNATURE_HEADER)?
-            .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
+        let (ts_text, signature) = signature_headers(req.headers())?;
         let timestamp = time::parse_timestamp_bytes(ts_text)?;
         time::check_window(timestamp, req.now(), self.tolerance)?;
         let mac = decode_signature(signature)?;
