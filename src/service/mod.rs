@@ -29,7 +29,7 @@
 //!
 //! Every answer is JSON: `{"status":"received"}`, `{"status":"duplicate"}`,
 //! `{"status":"ignored"}` or `{"status":"rejected","reason":"<kind>"}` where `<kind>` is a
-//! stable [`RejectionKind`] name; the [`Rejection`] itself rides in
+//! stable [`RejectionKind`](crate::RejectionKind) name; the [`Rejection`](crate::Rejection) itself rides in
 //! the response extensions for outer layers. The service never returns `Err`.
 
 use std::{
