@@ -37,6 +37,9 @@ pub enum ConfigErrorKind {
     NoRuntime,
     /// A service path that does not start with `/`.
     InvalidPath,
+    /// The operating system gave no random bytes for a key the library draws itself (the
+    /// binding digest's).
+    NoRandomness,
 }
 
 impl ConfigErrorKind {
@@ -58,6 +61,7 @@ impl ConfigErrorKind {
             Self::InvalidRetention => "invalid_retention",
             Self::NoRuntime => "no_runtime",
             Self::InvalidPath => "invalid_path",
+            Self::NoRandomness => "no_randomness",
         }
     }
 }

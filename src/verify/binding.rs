@@ -8,16 +8,15 @@ use std::{
 };
 
 use hashlink::DefaultHashBuilder;
-use sha2::{Digest, Sha256};
 
-use super::{Verified, time};
+use super::{BodyDigest, Verified, digest::Digested, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
     sync::lock,
 };
 
-/// Remembers `signature → SHA-256(body)` until the signature's timestamp leaves the window.
+/// Remembers `signature → digest(body)` until the signature's timestamp leaves the window.
 ///
 /// The provider's MAC covers only `task_id.timestamp`, so a captured header pair verifies
 /// with any body for that task inside the window. The cache makes each signature good for
@@ -36,7 +35,9 @@ use crate::{
 /// from a forgery and is refused; the sender retries it later under a new timestamp, and
 /// that passes.
 ///
-/// The digest is SHA-256, unkeyed, so replicas sharing a store compute the same value.
+/// The digest is a PRF under a key drawn at random when the cache is built
+/// ([`BodyDigest::random`]): about a tenth of SHA-256's cost, and the right choice for a
+/// cache that lives in one process. [`with_digest`](Self::with_digest) takes another.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -55,6 +56,7 @@ pub struct BindingCache {
     entries: Mutex<Table>,
     capacity: usize,
     tolerance: Duration,
+    digest: BodyDigest,
 }
 
 /// The entries and the earliest expiry among them (a lower bound: it may be stale-low after
@@ -66,26 +68,55 @@ struct Table {
 
 #[derive(Clone, Copy)]
 struct Entry {
-    digest: [u8; 32],
+    digest: Digested,
     /// Unix second after which the signature is outside its window.
     expires: u64,
 }
 
 impl BindingCache {
     /// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, the
-    /// 32-byte body digest, the 8-byte expiry and one control byte, and the table allocated
+    /// 16-byte body digest, the 8-byte expiry and one control byte, and the table allocated
     /// for `capacity` entries has at most `capacity × 8/7` buckets rounded up to a power of
     /// two, so fewer than `capacity × 16/7`. While a purge of expired entries runs (only
     /// when the cache is full), a second table of the same size exists for a moment.
-    pub const BYTES_PER_ENTRY: usize = (32 + 32 + 8 + 1) * 16 / 7 + 1;
+    pub const BYTES_PER_ENTRY: usize = (32 + 16 + 8 + 1) * 16 / 7 + 1;
 
     /// A cache for `capacity` signatures, each kept for `tolerance` past its timestamp
-    /// (use the verifier's tolerance).
+    /// (use the verifier's tolerance), digesting bodies with a randomly keyed PRF.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a capacity of zero, an invalid tolerance, or no random bytes from
+    /// the operating system for the key.
+    pub fn new(capacity: usize, tolerance: Duration) -> Result<Self, ConfigError> {
+        let digest = BodyDigest::random().map_err(|_| {
+            ConfigError::new(
+                ConfigErrorKind::NoRandomness,
+                "no random bytes for the binding digest's key",
+            )
+        })?;
+        Self::with_digest(capacity, tolerance, digest)
+    }
+
+    /// A cache as [`new`](Self::new) that digests bodies with `digest`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::verify::{BindingCache, BodyDigest};
+    ///
+    /// let cache = BindingCache::with_digest(1_000, Duration::from_secs(300), BodyDigest::sha256())?;
+    /// assert_eq!(cache.capacity(), 1_000);
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     ///
     /// [`ConfigError`] for a capacity of zero or an invalid tolerance.
-    pub fn new(capacity: usize, tolerance: Duration) -> Result<Self, ConfigError> {
+    pub fn with_digest(
+        capacity: usize,
+        tolerance: Duration,
+        digest: BodyDigest,
+    ) -> Result<Self, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError::new(
                 ConfigErrorKind::ZeroCapacity,
@@ -102,6 +133,7 @@ impl BindingCache {
             }),
             capacity,
             tolerance: time::check_tolerance(tolerance)?,
+            digest,
         })
     }
 
@@ -135,12 +167,12 @@ impl BindingCache {
         now: SystemTime,
     ) -> Result<(), Rejection> {
         // Hash outside the lock: it is the expensive part.
-        let digest: [u8; 32] = Sha256::digest(body).into();
+        let digest = self.digest.digest(body);
         let now = time::unix_secs(now);
         let mut table = lock(&self.entries);
         if let Some(entry) = table.map.get_mut(mac) {
             if entry.expires >= now {
-                return if entry.digest == digest {
+                return if entry.digest.matches(&digest) {
                     Ok(())
                 } else {
                     Err(RejectionKind::SignatureReused.into())
@@ -240,6 +272,7 @@ impl fmt::Debug for BindingCache {
             .field("len", &self.len())
             .field("capacity", &self.capacity)
             .field("tolerance", &self.tolerance)
+            .field("digest", &self.digest)
             .finish()
     }
 }
@@ -327,7 +360,7 @@ mod tests {
         assert_eq!(refused, capacity, "half of each batch is refused");
         // hashbrown's capacity is 7/8 of its power-of-two bucket count.
         let buckets = (first * 8 / 7).next_power_of_two();
-        let table_bytes = buckets * (32 + 32 + 8 + 1);
+        let table_bytes = buckets * (32 + 16 + 8 + 1);
         assert!(
             table_bytes <= c.memory_bound(),
             "{table_bytes} > {}",

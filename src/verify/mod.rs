@@ -29,6 +29,7 @@ use crate::rejection::Rejection;
 
 mod binding;
 mod body_hmac;
+mod digest;
 mod header;
 mod ip;
 mod keys;
@@ -39,6 +40,7 @@ mod token;
 
 pub use binding::BindingCache;
 pub use body_hmac::{BodyHmac, Encoding, SignedContent};
+pub use digest::{BodyDigest, Digested};
 pub use ip::{IpAllowlist, peer_from_extensions};
 pub use kie::KieSignature;
 pub use standard::StandardWebhooks;
