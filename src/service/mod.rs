@@ -46,7 +46,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use http::{Request, Response};
+use http::{Request, Response, request::Parts};
 use http_body::Body;
 use tracing::Instrument;
 
@@ -55,6 +55,7 @@ use crate::{
     event::VocalsEvent,
     handler::VocalsHandler,
     parse::parse,
+    rejection::Rejection,
     stats::{Outcome, Stats},
     verify::{BindingCache, Verifier, VerifyRequest, peer_from_extensions},
 };
@@ -273,27 +274,9 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         B::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        if let Err(rejection) = gate::check(&parts.method, &parts.headers, self.body_limit) {
-            return reject(rejection);
-        }
-        if self.closing.load(Relaxed) {
-            return reject(SHUTTING_DOWN);
-        }
-        let peer = peer_from_extensions(&parts.extensions);
-        let query = parts.uri.query();
         let mut now = (self.core.clock)();
-        let early = VerifyRequest::new(&parts.headers, b"", now)
-            .with_query(query)
-            .with_peer(peer);
-        for verifier in &self.header_verifiers {
-            if let Err(rejection) = verifier.verify(&early) {
-                return reject(rejection);
-            }
-        }
-        for verifier in &self.body_verifiers {
-            if let Err(rejection) = verifier.check_headers(&early) {
-                return reject(rejection);
-            }
+        if let Err(rejection) = self.screen(&parts, now) {
+            return reject(rejection);
         }
         let bytes = match body::read(body, self.body_limit, self.read_timeout).await {
             Ok((bytes, waited)) => {
@@ -305,33 +288,67 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
             }
             Err(rejection) => return reject(rejection),
         };
-        let event = match parse(&bytes) {
+        let event = match self.admit(&parts, &bytes, now) {
             Ok(event) => event,
-            Err(err) => return reject(err.into()),
+            Err(rejection) => return reject(rejection),
         };
+        // The request is spent: drop it before the dispatch's await, so the future does
+        // not carry its header map and body across it.
+        drop((parts, bytes));
+        self.core.deliver(event, now, self.queue.as_deref()).await
+    }
+
+    /// The checks before any body byte is read: the gate, shutdown, and the verifiers that
+    /// need only the headers, the peer or the query.
+    fn screen(&self, parts: &Parts, now: SystemTime) -> Result<(), Rejection> {
+        gate::check(&parts.method, &parts.headers, self.body_limit)?;
+        if self.closing.load(Relaxed) {
+            return Err(SHUTTING_DOWN);
+        }
+        let early = VerifyRequest::new(&parts.headers, b"", now)
+            .with_query(parts.uri.query())
+            .with_peer(peer_from_extensions(&parts.extensions));
+        for verifier in &self.header_verifiers {
+            verifier.verify(&early)?;
+        }
+        for verifier in &self.body_verifiers {
+            verifier.check_headers(&early)?;
+        }
+        Ok(())
+    }
+
+    /// Parse, verification and binding of a complete request: no await, so none of its
+    /// state lives in the request's future.
+    fn admit(
+        &self,
+        parts: &Parts,
+        bytes: &[u8],
+        now: SystemTime,
+    ) -> Result<VocalsEvent, Rejection> {
+        let event = parse(bytes)?;
         if tracing::enabled!(tracing::Level::DEBUG) {
             let span = tracing::Span::current();
             span.record("task_id", event.task_id());
             span.record("stage", event.stage().as_str());
         }
-        let full = VerifyRequest::new(&parts.headers, &bytes, now)
-            .with_query(query)
-            .with_peer(peer)
+        let full = VerifyRequest::new(&parts.headers, bytes, now)
+            .with_query(parts.uri.query())
+            .with_peer(peer_from_extensions(&parts.extensions))
             .with_task_id(Some(event.task_id()));
         for verifier in &self.body_verifiers {
             let bound = verifier
                 .verify(&full)
-                .and_then(|verified| self.binding.bind_verified(&verified, &bytes, now));
+                .and_then(|verified| self.binding.bind_verified(&verified, bytes, now));
             if let Err(rejection) = bound {
                 tracing::info!(
                     task_id = event.task_id(),
                     reason = rejection.kind().as_str(),
                     "callback failed verification"
                 );
-                return reject(rejection);
+                return Err(rejection);
             }
         }
-        self.core.deliver(event, now, self.queue.as_deref()).await
+        Ok(event)
     }
 }
 
