@@ -333,23 +333,22 @@ impl Shard {
     }
 
     /// Evicts the least recently active task that has nothing in flight; `false` when
-    /// every task of the shard is in flight (or there is none).
+    /// every task of the shard is in flight (or there is none). Tasks in flight that it
+    /// passes over keep their place: moving them would put an abandoned claim behind tasks
+    /// active after it, to be kept in their stead once its lease runs out.
     fn evict_one(&mut self, now: u64) -> bool {
-        for _ in 0..self.tasks.len() {
-            let busy = match self.tasks.front() {
-                Some((_, task)) => task.in_flight(now),
-                None => return false,
-            };
-            let Some((id, task)) = self.tasks.pop_front() else {
-                return false;
-            };
-            if !busy {
-                return true;
-            }
-            // Keep it: evicting it would let a concurrent duplicate run.
-            self.tasks.insert(id, task);
+        match self.tasks.front() {
+            None => return false,
+            // The usual case, without a scan or a copy of the key.
+            Some((_, task)) if !task.in_flight(now) => return self.tasks.pop_front().is_some(),
+            Some(_) => {}
         }
-        false
+        let idle = self
+            .tasks
+            .iter()
+            .find(|(_, task)| !task.in_flight(now))
+            .map(|(id, _)| id.clone());
+        idle.is_some_and(|id| self.tasks.remove(&id).is_some())
     }
 }
 
