@@ -207,6 +207,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
     tracing::info!(
         received = stats.received(),
         duplicate = stats.duplicate(),
+        recalled = stats.recalled(),
         ignored = stats.ignored(),
         rejected = stats.rejected_total(),
         dead_lettered = report.dead_lettered(),

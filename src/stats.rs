@@ -48,6 +48,7 @@ pub(crate) struct Counters {
     handler_failures: AtomicU64,
     retries: AtomicU64,
     dead_lettered: AtomicU64,
+    recalled: AtomicU64,
 }
 
 impl Counters {
@@ -78,6 +79,10 @@ impl Counters {
         self.dead_lettered.fetch_add(1, Relaxed);
     }
 
+    pub(crate) fn recalled(&self) {
+        self.recalled.fetch_add(1, Relaxed);
+    }
+
     pub(crate) fn snapshot(&self, queue_depth: usize) -> Stats {
         Stats {
             received: self.received.load(Relaxed),
@@ -90,6 +95,7 @@ impl Counters {
             handler_failures: self.handler_failures.load(Relaxed),
             retries: self.retries.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
+            recalled: self.recalled.load(Relaxed),
         }
     }
 }
@@ -119,6 +125,7 @@ pub struct Stats {
     handler_failures: u64,
     retries: u64,
     dead_lettered: u64,
+    recalled: u64,
 }
 
 impl Stats {
@@ -195,5 +202,14 @@ impl Stats {
     #[must_use]
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered
+    }
+
+    /// Deliveries answered from the binding cache without parse or MAC: byte-identical
+    /// retries (same signature, timestamp and body) of a request already verified and
+    /// settled. Each is also counted in [`duplicate`](Self::duplicate) or
+    /// [`ignored`](Self::ignored), the answer it got.
+    #[must_use]
+    pub fn recalled(&self) -> u64 {
+        self.recalled
     }
 }

@@ -1,8 +1,8 @@
 //! The tower service: the whole pipeline from request to handler.
 //!
 //! ```text
-//! request ─▶ gate ─▶ body ─▶ envelope+parse ─▶ verify ─▶ bind ─▶ claim ─▶ dispatch ─▶ response
-//!            405/415  413/408     400            401/403   401   200 dup/409  200/5xx
+//! request ─▶ gate ─▶ body ─▶ (recall) ─▶ envelope+parse ─▶ verify ─▶ bind ─▶ claim ─▶ dispatch ─▶ response
+//!            405/415  413/408  200 dup/ign       400            401/403   401   200 dup/409  200/5xx
 //!            413 (Content-Length), header-only verifiers (401/403)
 //! ```
 //!
@@ -19,6 +19,16 @@
 //!   lenient on the rest. Reading the envelope separately would cost a second parse for
 //!   nothing: the parser's work is bounded (64 tracks, 256-byte ids, the body limit) and
 //!   fuzzed, and nothing it builds is used before verification passes.
+//! - **recall**, for the provider's scheme (the only body verifier is one whose MAC does
+//!   not cover the body, such as [`KieSignature`](crate::verify::KieSignature)): a request
+//!   presenting the signature, timestamp and body (by its keyed digest) of one already
+//!   verified, bound and answered with a final 200 (`received` inline, `duplicate`,
+//!   `ignored`) is a byte-identical retry: it would pass the same checks and reach the
+//!   same dedup entry, so it gets that answer again (`duplicate` or `ignored`) without the
+//!   MAC and the parse, and is counted in [`Stats::recalled`]. The signature must still be
+//!   inside its verifier's window. A failed, refused or merely queued delivery is not
+//!   recorded, so its retry takes the whole pipeline. A retry storm costs about a quarter
+//!   of a first delivery.
 //! - **verify** (401/403) every configured verifier over the same bytes, then **bind**
 //!   signatures whose MAC does not cover the body to that body (401 `signature_reused`).
 //! - **claim** `(task_id, stage)` in the [`DedupStore`]: 409 + `Retry-After` while another
@@ -29,7 +39,7 @@
 //!
 //! Every answer is JSON: `{"status":"received"}`, `{"status":"duplicate"}`,
 //! `{"status":"ignored"}` or `{"status":"rejected","reason":"<kind>"}` where `<kind>` is a
-//! stable [`RejectionKind`](crate::RejectionKind) name; the [`Rejection`](crate::Rejection) itself rides in
+//! stable [`RejectionKind`](crate::RejectionKind) name; the [`Rejection`] itself rides in
 //! the response extensions for outer layers. The service never returns `Err`.
 
 use std::{
@@ -57,7 +67,9 @@ use crate::{
     parse::parse,
     rejection::Rejection,
     stats::{Outcome, Stats},
-    verify::{BindingCache, Verifier, VerifyRequest, peer_from_extensions},
+    verify::{
+        BindingCache, Digested, Recalled, Signed, Verifier, VerifyRequest, peer_from_extensions,
+    },
 };
 
 mod body;
@@ -288,14 +300,33 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
             }
             Err(rejection) => return reject(rejection),
         };
-        let event = match self.admit(&parts, &bytes, now) {
-            Ok(event) => event,
+        let (event, bound) = match self.admit(&parts, &bytes, now) {
+            Ok(Admission::Event(event, bound)) => (event, bound),
+            Ok(Admission::Recalled(answer)) => {
+                self.core.counters.recalled();
+                return match answer {
+                    Recalled::Duplicate => Outcome::Duplicate,
+                    Recalled::Ignored => Outcome::Ignored,
+                };
+            }
             Err(rejection) => return reject(rejection),
         };
         // The request is spent: drop it before the dispatch's await, so the future does
         // not carry its header map and body across it.
         drop((parts, bytes));
-        self.core.deliver(event, now, self.queue.as_deref()).await
+        let outcome = self.core.deliver(event, now, self.queue.as_deref()).await;
+        // Final answers only: a queued event may still fail and be released, and then its
+        // retry must reach the dedup store again.
+        let settled = match outcome {
+            Outcome::Received if self.queue.is_none() => Some(Recalled::Duplicate),
+            Outcome::Duplicate => Some(Recalled::Duplicate),
+            Outcome::Ignored => Some(Recalled::Ignored),
+            _ => None,
+        };
+        if let (Some(answer), Some((signed, digest))) = (settled, bound) {
+            self.binding.settle(&signed, &digest, answer);
+        }
+        outcome
     }
 
     /// The checks before any body byte is read: the gate, shutdown, and the verifiers that
@@ -319,12 +350,22 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
 
     /// Parse, verification and binding of a complete request: no await, so none of its
     /// state lives in the request's future.
-    fn admit(
-        &self,
-        parts: &Parts,
-        bytes: &[u8],
-        now: SystemTime,
-    ) -> Result<VocalsEvent, Rejection> {
+    ///
+    /// First, when the only body verifier signs without the body (the provider's rule), a
+    /// byte-identical retry of a request already verified, bound and answered is
+    /// recognised in the binding cache and gets that answer again without the MAC and the
+    /// parse: the same signature, timestamp and body would pass the same way (see
+    /// [`Verifier::presented_signature`]).
+    fn admit(&self, parts: &Parts, bytes: &[u8], now: SystemTime) -> Result<Admission, Rejection> {
+        let digest = self.binding.digest(bytes);
+        if let [only] = self.body_verifiers.as_slice() {
+            let presented = VerifyRequest::new(&parts.headers, bytes, now);
+            if let Some(signed) = only.presented_signature(&presented)
+                && let Some(answer) = self.binding.recall(&signed, &digest, now)
+            {
+                return Ok(Admission::Recalled(answer));
+            }
+        }
         let event = parse(bytes)?;
         if tracing::enabled!(tracing::Level::DEBUG) {
             let span = tracing::Span::current();
@@ -335,11 +376,16 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
             .with_query(parts.uri.query())
             .with_peer(peer_from_extensions(&parts.extensions))
             .with_task_id(Some(event.task_id()));
+        let mut bound = None;
         for verifier in &self.body_verifiers {
-            let bound = verifier
-                .verify(&full)
-                .and_then(|verified| self.binding.bind_verified(&verified, bytes, now));
-            if let Err(rejection) = bound {
+            let checked = verifier.verify(&full).and_then(|verified| {
+                if let Some(signed) = verified.unbound_signature() {
+                    self.binding.bind_signed(signed, &digest, now)?;
+                    bound = Some((signed.clone(), digest));
+                }
+                Ok(())
+            });
+            if let Err(rejection) = checked {
                 tracing::info!(
                     task_id = event.task_id(),
                     reason = rejection.kind().as_str(),
@@ -348,8 +394,16 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
                 return Err(rejection);
             }
         }
-        Ok(event)
+        Ok(Admission::Event(event, bound))
     }
+}
+
+/// What [`Shared::admit`] made of a complete request.
+enum Admission {
+    /// A verified event to claim and dispatch, with the signature it was bound under.
+    Event(VocalsEvent, Option<(Signed, Digested)>),
+    /// A byte-identical retry of a settled request: its answer.
+    Recalled(Recalled),
 }
 
 /// 2xx at `debug`, the sender's mistakes at `info` (below `warn`: a scanner must not flood

@@ -9,7 +9,7 @@ use std::{
 
 use hashlink::DefaultHashBuilder;
 
-use super::{BodyDigest, Verified, digest::Digested, time};
+use super::{BodyDigest, Signed, Verified, digest::Digested, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -71,15 +71,30 @@ struct Entry {
     digest: Digested,
     /// Unix second after which the signature is outside its window.
     expires: u64,
+    /// The signature's timestamp, so a recalled request must present the same one.
+    timestamp: u64,
+    /// The final answer the bound request got, once it has one.
+    settled: Option<Recalled>,
+}
+
+/// The answer a byte-identical retry of a settled request gets from the service without
+/// being parsed again (counted in [`Stats::recalled`](crate::Stats::recalled)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recalled {
+    /// The event was handled (or found handled): 200 `duplicate`.
+    Duplicate,
+    /// The event came after a later stage of its task: 200 `ignored`.
+    Ignored,
 }
 
 impl BindingCache {
-    /// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, the
-    /// 16-byte body digest, the 8-byte expiry and one control byte, and the table allocated
+    /// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, a 40-byte
+    /// entry (the 16-byte body digest, the expiry, the timestamp and the settled answer)
+    /// and one control byte, and the table allocated
     /// for `capacity` entries has at most `capacity × 8/7` buckets rounded up to a power of
     /// two, so fewer than `capacity × 16/7`. While a purge of expired entries runs (only
     /// when the cache is full), a second table of the same size exists for a moment.
-    pub const BYTES_PER_ENTRY: usize = (32 + 16 + 8 + 1) * 16 / 7 + 1;
+    pub const BYTES_PER_ENTRY: usize = (32 + size_of::<Entry>() + 1) * 16 / 7 + 1;
 
     /// A cache for `capacity` signatures, each kept for `tolerance` past its timestamp
     /// (use the verifier's tolerance), digesting bodies with a randomly keyed PRF.
@@ -151,23 +166,38 @@ impl BindingCache {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        self.bind_until(
-            mac,
-            timestamp.saturating_add(self.tolerance.as_secs()),
-            body,
-            now,
-        )
+        let signed = Signed {
+            mac: *mac,
+            timestamp,
+            window: self.tolerance,
+        };
+        self.bind_signed(&signed, &self.digest(body), now)
     }
 
-    fn bind_until(
+    /// The digest this cache keeps of `body` (computed outside any lock: it is the
+    /// expensive part).
+    pub(crate) fn digest(&self, body: &[u8]) -> Digested {
+        self.digest.digest(body)
+    }
+
+    /// Binds `signed` to a body of digest `digest` until its timestamp leaves the window.
+    pub(crate) fn bind_signed(
         &self,
-        mac: &[u8; 32],
-        expires: u64,
-        body: &[u8],
+        signed: &Signed,
+        digest: &Digested,
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        // Hash outside the lock: it is the expensive part.
-        let digest = self.digest.digest(body);
+        let (mac, digest, timestamp) = (&signed.mac, *digest, signed.timestamp);
+        // Keep the binding as long as the verifier accepts the signature, even when its
+        // tolerance is longer than this cache's.
+        let window = signed.window.max(self.tolerance).as_secs();
+        let expires = timestamp.saturating_add(window);
+        let fresh = Entry {
+            digest,
+            expires,
+            timestamp,
+            settled: None,
+        };
         let now = time::unix_secs(now);
         let mut table = lock(&self.entries);
         if let Some(entry) = table.map.get_mut(mac) {
@@ -178,7 +208,7 @@ impl BindingCache {
                     Err(RejectionKind::SignatureReused.into())
                 };
             }
-            *entry = Entry { digest, expires };
+            *entry = fresh;
             return Ok(());
         }
         if table.map.len() >= self.capacity {
@@ -196,8 +226,41 @@ impl BindingCache {
             }
         }
         table.min_expires = table.min_expires.min(expires);
-        table.map.insert(*mac, Entry { digest, expires });
+        table.map.insert(*mac, fresh);
         Ok(())
+    }
+
+    /// The answer recorded for a request presenting `signed` with a body of digest
+    /// `digest`, if one with the same signature, timestamp and body was verified, bound and
+    /// settled, and the signature is still inside its verifier's window. Such a request
+    /// would pass verification again (same MAC input, same key, same window) and reach the
+    /// same dedup entry, so it may be answered without the MAC and the parse.
+    pub(crate) fn recall(
+        &self,
+        signed: &Signed,
+        digest: &Digested,
+        now: SystemTime,
+    ) -> Option<Recalled> {
+        // The verifier's own window, as `verify` would judge it now.
+        time::check_window(signed.timestamp, now, signed.window).ok()?;
+        let now = time::unix_secs(now);
+        let table = lock(&self.entries);
+        let entry = table.map.get(&signed.mac)?;
+        let same = entry.expires >= now
+            && entry.timestamp == signed.timestamp
+            && entry.digest.matches(digest);
+        if same { entry.settled } else { None }
+    }
+
+    /// Records the final answer of the request bound as `signed` with body digest `digest`.
+    pub(crate) fn settle(&self, signed: &Signed, digest: &Digested, answer: Recalled) {
+        let mut table = lock(&self.entries);
+        if let Some(entry) = table.map.get_mut(&signed.mac)
+            && entry.timestamp == signed.timestamp
+            && entry.digest.matches(digest)
+        {
+            entry.settled = Some(answer);
+        }
     }
 
     /// Binds the signature of a [`Verified`] pass, if its scheme needs binding (its MAC
@@ -213,13 +276,7 @@ impl BindingCache {
         now: SystemTime,
     ) -> Result<(), Rejection> {
         match verified.unbound_signature() {
-            Some(signed) => {
-                // Keep the binding as long as the verifier accepts the signature, even when
-                // its tolerance is longer than this cache's.
-                let window = signed.window.max(self.tolerance).as_secs();
-                let expires = signed.timestamp.saturating_add(window);
-                self.bind_until(&signed.mac, expires, body, now)
-            }
+            Some(signed) => self.bind_signed(signed, &self.digest(body), now),
             None => Ok(()),
         }
     }
@@ -360,7 +417,7 @@ mod tests {
         assert_eq!(refused, capacity, "half of each batch is refused");
         // hashbrown's capacity is 7/8 of its power-of-two bucket count.
         let buckets = (first * 8 / 7).next_power_of_two();
-        let table_bytes = buckets * (32 + 16 + 8 + 1);
+        let table_bytes = buckets * (32 + size_of::<Entry>() + 1);
         assert!(
             table_bytes <= c.memory_bound(),
             "{table_bytes} > {}",

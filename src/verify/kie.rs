@@ -5,7 +5,7 @@ use std::{fmt, time::Duration};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use http::HeaderName;
 
-use super::{Verified, Verifier, VerifyRequest, header, keys::Keys, time};
+use super::{Signed, Verified, Verifier, VerifyRequest, header, keys::Keys, time};
 use crate::{
     config::ConfigError,
     rejection::{Rejection, RejectionKind},
@@ -137,6 +137,15 @@ impl Verifier for KieSignature {
     fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<(), Rejection> {
         // The same reads as `verify`, so the gate and the full check agree.
         signature_headers(req.headers()).map(|_| ())
+    }
+
+    fn presented_signature(&self, req: &VerifyRequest<'_>) -> Option<Signed> {
+        let (ts_text, signature) = signature_headers(req.headers()).ok()?;
+        Some(Signed {
+            mac: decode_signature(signature).ok()?,
+            timestamp: time::parse_timestamp_bytes(ts_text).ok()?,
+            window: self.tolerance,
+        })
     }
 
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {

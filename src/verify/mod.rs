@@ -39,6 +39,7 @@ pub(crate) mod time;
 mod token;
 
 pub use binding::BindingCache;
+pub(crate) use binding::Recalled;
 pub use body_hmac::{BodyHmac, Encoding, SignedContent};
 pub use digest::{BodyDigest, Digested};
 pub use ip::{IpAllowlist, peer_from_extensions};
@@ -161,9 +162,11 @@ pub struct Verified {
     signature: Option<Signed>,
 }
 
-/// What a signature covered, for the binding step: the MAC bytes and the timestamp.
+/// A signature whose MAC does not cover the body: its MAC bytes, its timestamp and the
+/// window its verifier accepts it in. Opaque: the binding step and the recognition of
+/// byte-identical retries read it ([`BindingCache`], [`Verifier::presented_signature`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Signed {
+pub struct Signed {
     pub(crate) mac: [u8; 32],
     pub(crate) timestamp: u64,
     /// The verifier's tolerance: the signature is accepted until `timestamp + window`, so
@@ -224,6 +227,17 @@ pub trait Verifier: Send + Sync + fmt::Debug + 'static {
     ///
     /// A [`Rejection`] saying why the request is refused.
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection>;
+
+    /// For a scheme whose MAC does not cover the body: the signature `req`'s headers
+    /// present, read but **not checked** (`None` when they are missing or malformed, and by
+    /// default). A service whose only body verifier this is looks it up in its
+    /// [`BindingCache`]: a request with the signature, timestamp and body of one already
+    /// verified, bound and answered is a byte-identical retry, and gets the same answer
+    /// without the MAC and the parse. Nothing is accepted on this alone.
+    fn presented_signature(&self, req: &VerifyRequest<'_>) -> Option<Signed> {
+        let _ = req;
+        None
+    }
 
     /// `false` when the verifier reads only headers, query and peer, so a service can run
     /// it before reading the body.
