@@ -34,6 +34,7 @@ use tokio::net::TcpListener;
 use tower::{Layer, ServiceExt};
 use vocals_callback::{
     HandlerError, HandlerResult, Secret, VocalsEvent, VocalsLayer, VocalsService,
+    dedup::DedupStore,
     service::{Builder, QueueConfig},
     verify::KieSignature,
 };
@@ -44,8 +45,9 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 const USAGE: &str = "usage: receiver [--listen ADDR] [--path PATH] [--key KEY]... \
-[--tolerance SECS] [--mode inline|queue] [--insecure] [--quiet]
-env: VOCALS_LISTEN, VOCALS_PATH, VOCALS_KEYS (comma-separated), VOCALS_TOLERANCE_SECS";
+[--tolerance SECS] [--mode inline|queue] [--redis URL] [--insecure] [--quiet]
+env: VOCALS_LISTEN, VOCALS_PATH, VOCALS_KEYS (comma-separated), VOCALS_TOLERANCE_SECS, \
+VOCALS_REDIS_URL";
 
 #[derive(Debug)]
 struct Settings {
@@ -54,6 +56,8 @@ struct Settings {
     keys: Vec<String>,
     tolerance: u64,
     queued: bool,
+    /// Dedup and binding in this Redis, shared with the other replicas (feature `redis`).
+    redis: Option<String>,
     insecure: bool,
     quiet: bool,
 }
@@ -66,6 +70,7 @@ fn settings(args: impl IntoIterator<Item = String>) -> Result<Settings, String> 
         .map(|v| v.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
     let mut tolerance = var("VOCALS_TOLERANCE_SECS").unwrap_or_else(|| "300".into());
+    let mut redis = var("VOCALS_REDIS_URL");
     let (mut mode, mut insecure, mut quiet) = (String::from("inline"), false, false);
     let mut flag_keys = Vec::new();
     let mut args = args.into_iter();
@@ -77,6 +82,7 @@ fn settings(args: impl IntoIterator<Item = String>) -> Result<Settings, String> 
             "--key" => flag_keys.push(value()?),
             "--tolerance" => tolerance = value()?,
             "--mode" => mode = value()?,
+            "--redis" => redis = Some(value()?),
             "--insecure" => insecure = true,
             "--quiet" => quiet = true,
             "-h" | "--help" => return Err(String::new()),
@@ -100,6 +106,7 @@ fn settings(args: impl IntoIterator<Item = String>) -> Result<Settings, String> 
             "queue" => true,
             other => return Err(format!("--mode: inline or queue, not {other:?}")),
         },
+        redis,
         insecure,
         quiet,
     })
@@ -125,7 +132,8 @@ fn print_event(event: &VocalsEvent) -> HandlerResult {
 
 type Handler = fn(VocalsEvent) -> std::future::Ready<HandlerResult>;
 
-fn build(settings: &Settings) -> Result<VocalsLayer<Handler>, Box<dyn std::error::Error>> {
+/// The service's settings but the stores.
+fn builder(settings: &Settings) -> Result<Builder<Handler>, Box<dyn std::error::Error>> {
     let handler: Handler = if settings.quiet {
         |_| std::future::ready(Ok(()))
     } else {
@@ -152,12 +160,54 @@ fn build(settings: &Settings) -> Result<VocalsLayer<Handler>, Box<dyn std::error
     if settings.queued {
         builder = builder.queued(QueueConfig::new());
     }
-    Ok(builder.build_layer()?)
+    Ok(builder)
 }
 
-async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let builder = builder(&settings)?;
+    match settings.redis.clone() {
+        None => serve(settings, builder.build_layer()?).await,
+        Some(url) => serve_with_redis(settings, builder, &url).await,
+    }
+}
+
+/// Dedup and binding in Redis: every replica pointed at it dispatches each event once and
+/// refuses a swapped body whichever replica it reaches. Redis being down answers 503 until
+/// it is back (the connection comes back by itself).
+#[cfg(feature = "redis")]
+async fn serve_with_redis(
+    settings: Settings,
+    builder: Builder<Handler>,
+    url: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use vocals_callback::redis::{RedisBinding, RedisConfig, RedisStore};
+
+    let redis = RedisConfig::new(url).connect()?;
+    if let Err(err) = redis.ping().await {
+        tracing::warn!(error = %err, "Redis does not answer yet: callbacks get 503 until it does");
+    }
+    let binding = RedisBinding::new(redis.clone(), Duration::from_secs(settings.tolerance))?;
+    let layer = builder
+        .dedup_store(RedisStore::new(redis))
+        .redis_binding(binding)
+        .build_layer()?;
+    serve(settings, layer).await
+}
+
+#[cfg(not(feature = "redis"))]
+async fn serve_with_redis(
+    _: Settings,
+    _: Builder<Handler>,
+    _: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    Err("--redis needs the `redis` feature: cargo run --release --features redis --example receiver -- --redis URL".into())
+}
+
+async fn serve<S: DedupStore>(
+    settings: Settings,
+    layer: VocalsLayer<Handler, S>,
+) -> Result<(), Box<dyn std::error::Error>> {
     // The callback path runs the pipeline; every other path gets the 404 service.
-    let layer = build(&settings)?;
     let svc = layer.service().clone();
     let app = layer.layer(tower::service_fn(|_: Request<Incoming>| async {
         Ok::<_, Infallible>(not_found())
@@ -272,7 +322,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(settings)) {
+    match runtime.block_on(run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("receiver: {err}");

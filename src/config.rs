@@ -40,6 +40,8 @@ pub enum ConfigErrorKind {
     /// The operating system gave no random bytes for a key the library draws itself (the
     /// binding digest's).
     NoRandomness,
+    /// A store URL that does not parse (the Redis URL of feature `redis`).
+    InvalidUrl,
 }
 
 impl ConfigErrorKind {
@@ -62,6 +64,7 @@ impl ConfigErrorKind {
             Self::NoRuntime => "no_runtime",
             Self::InvalidPath => "invalid_path",
             Self::NoRandomness => "no_randomness",
+            Self::InvalidUrl => "invalid_url",
         }
     }
 }

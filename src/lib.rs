@@ -23,6 +23,9 @@
 //!   bound to its body ([`verify::BindingCache`]), body HMACs and Standard Webhooks for
 //!   other providers, a URL token and an IP allowlist for sites that sign nothing; typed
 //!   [`Rejection`]s with their HTTP status, [`Secret`]s that never reach a log;
+//! - [`redis`] (feature `redis`): a dedup store and a binding cache on Redis,
+//!   shared by the replicas of a receiver, so a retry or a swapped body is recognised
+//!   whichever replica it reaches;
 //! - [`testkit`] (feature `testkit`): builders of realistic callback bodies, signing
 //!   helpers, a fixed clock and a simulator of the provider's deliveries, for tests.
 //!
@@ -109,6 +112,9 @@ mod handler;
 pub mod lyrics;
 mod parse;
 pub mod record_info;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod rejection;
 mod secret;
 pub mod service;

@@ -20,7 +20,7 @@ pub const DEFAULT_CAPACITY: usize = 100_000;
 /// How long a handled key is remembered by default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// The shortest retention allowed: the provider retries for about 21 minutes.
-const MIN_RETENTION: Duration = Duration::from_secs(30 * 60);
+pub(crate) const MIN_RETENTION: Duration = Duration::from_secs(30 * 60);
 /// Shards, so concurrent claims of different tasks rarely wait on one lock.
 const SHARDS: usize = 16;
 

@@ -22,6 +22,8 @@ use crate::event::{Stage, VocalsEvent};
 
 mod memory;
 
+#[cfg(feature = "redis")]
+pub(crate) use memory::MIN_RETENTION;
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_RETENTION, MemoryStore};
 
 /// What identifies one event: the task and the stage (for an unknown stage, its raw

@@ -9,6 +9,7 @@ use std::{
 
 use super::{
     Clock, Shared, VocalsService,
+    bind::Binding,
     dispatch::Core,
     layer::VocalsLayer,
     queue::{Queue, QueueConfig},
@@ -81,6 +82,8 @@ pub struct Builder<H, S = MemoryStore> {
     deliver_late_stages: bool,
     queue: Option<QueueConfig>,
     clock: Clock,
+    #[cfg(feature = "redis")]
+    redis_binding: Option<crate::redis::RedisBinding>,
 }
 
 impl<H: VocalsHandler> Builder<H> {
@@ -98,6 +101,8 @@ impl<H: VocalsHandler> Builder<H> {
             deliver_late_stages: false,
             queue: None,
             clock: Arc::new(SystemTime::now),
+            #[cfg(feature = "redis")]
+            redis_binding: None,
         }
     }
 }
@@ -172,7 +177,22 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
             deliver_late_stages: self.deliver_late_stages,
             queue: self.queue,
             clock: self.clock,
+            #[cfg(feature = "redis")]
+            redis_binding: self.redis_binding,
         }
+    }
+
+    /// Binds signatures in Redis instead of the in-process cache, so that a body swapped
+    /// under captured headers is refused whichever replica it reaches (feature `redis`).
+    /// Pair it with a [`RedisStore`](crate::redis::RedisStore) as the
+    /// [`dedup_store`](Self::dedup_store). Every replica must digest bodies the same way
+    /// (see [`RedisBinding::with_digest`](crate::redis::RedisBinding::with_digest)). Recall of
+    /// byte-identical retries is off with it: a Redis round trip would cost what it saves.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_binding(mut self, binding: crate::redis::RedisBinding) -> Self {
+        self.redis_binding = Some(binding);
+        self
     }
 
     /// Dispatches through a bounded queue instead of inside the request (see
@@ -229,10 +249,17 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
         if let Some(queue) = &self.queue {
             queue.validate()?;
         }
-        let binding = BindingCache::new(
-            self.binding_capacity,
-            crate::verify::time::DEFAULT_TOLERANCE,
-        )?;
+        #[cfg(feature = "redis")]
+        let remote = self.redis_binding.map(Binding::Redis);
+        #[cfg(not(feature = "redis"))]
+        let remote = None;
+        let binding = match remote {
+            Some(remote) => remote,
+            None => Binding::Memory(BindingCache::new(
+                self.binding_capacity,
+                crate::verify::time::DEFAULT_TOLERANCE,
+            )?),
+        };
         if self.verifiers.is_empty() {
             tracing::warn!("vocals-callback accepts unverified callbacks: anyone can post events");
         }

@@ -72,6 +72,7 @@ use crate::{
     },
 };
 
+mod bind;
 mod body;
 mod builder;
 mod dispatch;
@@ -88,6 +89,7 @@ pub use layer::{VocalsLayer, VocalsMiddleware};
 pub use queue::{DeadLetter, QueueConfig};
 pub use response::ResponseBody;
 
+use bind::Binding;
 use dispatch::{Core, SHUTTING_DOWN, reject};
 use queue::Queue;
 
@@ -127,7 +129,7 @@ struct Shared<H, S> {
     queue: Option<Arc<Queue>>,
     header_verifiers: Vec<Box<dyn Verifier>>,
     body_verifiers: Vec<Box<dyn Verifier>>,
-    binding: BindingCache,
+    binding: Binding,
     path: Box<str>,
     body_limit: usize,
     read_timeout: Duration,
@@ -193,6 +195,24 @@ impl<H: VocalsHandler, S: DedupStore> VocalsService<H, S> {
     #[must_use]
     pub fn dedup_store(&self) -> &S {
         &self.shared.core.store
+    }
+
+    /// The in-process binding cache (its size, capacity and memory bound), or `None` when
+    /// signatures are bound in a shared store (feature `redis`).
+    ///
+    /// ```
+    /// # use vocals_callback::{HandlerResult, Secret, VocalsEvent, VocalsService, verify::KieSignature};
+    /// let svc = VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
+    ///     .verifier(KieSignature::new(Secret::new("key")?))
+    ///     .binding_capacity(1_000)
+    ///     .build()?;
+    /// let cache = svc.binding_cache().expect("in-process by default");
+    /// assert_eq!((cache.len(), cache.capacity()), (0, 1_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn binding_cache(&self) -> Option<&BindingCache> {
+        self.shared.binding.memory()
     }
 
     /// The path a [`VocalsLayer`] built from this service answers.
@@ -314,6 +334,16 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         // The request is spent: drop it before the dispatch's await, so the future does
         // not carry its header map and body across it.
         drop((parts, bytes));
+        if self.binding.is_remote()
+            && let Some((signed, digest)) = &bound
+            && let Err(rejection) = self.binding.bind_remote(signed, digest, now).await
+        {
+            tracing::info!(
+                reason = rejection.kind().as_str(),
+                "callback failed binding"
+            );
+            return reject(rejection);
+        }
         let outcome = self.core.deliver(event, now, self.queue.as_deref()).await;
         // Final answers only: a queued event may still fail and be released, and then its
         // retry must reach the dedup store again.
@@ -380,7 +410,9 @@ impl<H: VocalsHandler, S: DedupStore> Shared<H, S> {
         for verifier in &self.body_verifiers {
             let checked = verifier.verify(&full).and_then(|verified| {
                 if let Some(signed) = verified.unbound_signature() {
-                    self.binding.bind_signed(signed, &digest, now)?;
+                    if let Some(result) = self.binding.bind_now(signed, &digest, now) {
+                        result?;
+                    }
                     bound = Some((signed.clone(), digest));
                 }
                 Ok(())

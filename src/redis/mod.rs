@@ -1,0 +1,489 @@
+//! Redis-backed stores (feature `redis`): one dedup store and one binding cache shared by
+//! every replica of a receiver.
+//!
+//! The in-memory [`MemoryStore`](crate::dedup::MemoryStore) and
+//! [`BindingCache`](crate::verify::BindingCache) are per process. Behind a load balancer, a
+//! retry that lands on another replica runs the handler again, and a body swapped under
+//! captured headers can be sent to the replica that never saw the original. With both on
+//! one Redis, replicas answer as one process would:
+//!
+//! - [`RedisStore`] implements [`DedupStore`](crate::dedup::DedupStore): a claim is one Lua
+//!   script (`EVALSHA`) that answers `Done`, `InFlight` (with the lease's `PTTL` as
+//!   `Retry-After`) or `Superseded`, or takes the key with `SET key token NX PX <lease>`, all
+//!   atomically; completing and releasing are scripts that check the token.
+//! - [`RedisBinding`] binds a signature to its body's digest with a `SET NX` that expires
+//!   when the signature leaves its window, and compares digests on conflict.
+//! - [`RedisConfig`] says where Redis is and under which key prefix; [`RedisConnection`] is
+//!   the connection both share (cheap to clone).
+//!
+//! Any Redis failure (down, timed out, refused) is an error: the dedup store's
+//! [`StoreError`] and the binding's
+//! [`StoreUnavailable`](crate::RejectionKind::StoreUnavailable) both answer 503 with
+//! `Retry-After`, so the provider retries later. Nothing is ever accepted or dropped
+//! silently because Redis did not answer.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vocals_callback::redis::{RedisBinding, RedisConfig, RedisStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = RedisConfig::new("redis://127.0.0.1:6379/")
+//!     .key_prefix("myapp:vocals:")
+//!     .connect()?; // lazy: no I/O yet, so a replica starts while Redis is down
+//! redis.ping().await?; // optional: fail the start if Redis is unreachable
+//! let store = RedisStore::new(redis.clone());
+//! let binding = RedisBinding::new(redis, Duration::from_secs(300))?;
+//! # let _ = (store, binding); Ok(()) }
+//! ```
+//!
+//! # Why redis-rs
+//!
+//! The client is [redis-rs](https://docs.rs/redis) (the `redis` crate) with its tokio
+//! driver, rather than fred. Its `ConnectionManager` multiplexes every request of a replica
+//! over one connection and reconnects by itself after the connection drops (Redis restarted,
+//! a failover, a network blip): the request that found the connection dead fails (503, the
+//! provider retries) and the next ones go to the new connection, with no restart of the
+//! service. Its `Script` runs scripts by `EVALSHA` and loads them again when a restarted
+//! server answers `NOSCRIPT`. That is all this crate needs, with a small dependency tree and
+//! default features off; fred's extra machinery (its own pools, client-side caching,
+//! cluster and sentinel routing always compiled in, a larger build) buys nothing here.
+//!
+//! # Choosing a store
+//!
+//! | | in memory (default) | Redis (this module) |
+//! |---|---|---|
+//! | replicas | one process | any number sharing one Redis |
+//! | a restart of the receiver | forgets every handled key: a retry after it runs again | remembers |
+//! | a restart of Redis | (n/a) | forgets unless Redis persists (RDB/AOF); requests get 503 while it is down |
+//! | failover to a Redis replica | (n/a) | replication is asynchronous: claims and completions of the last moments can be lost, so an event may run twice |
+//! | eviction | exact, least recently active idle task first, never a task in flight | whatever `maxmemory-policy` says: set `noeviction` (or use a dedicated instance), because an evicted done key lets a retry run again |
+//! | cost of a claim + complete | well under a microsecond | two round trips to Redis (see BENCHMARKS.md) |
+//!
+//! Either way, handlers must be idempotent: no store makes "exactly once" survive every
+//! crash (a handler that succeeded just before its process died is run again after the
+//! lease), and the provider retries until it gets a 200.
+//!
+//! **Retention and capacity.** A handled key is remembered for the retention (default
+//! [`DEFAULT_RETENTION`](crate::dedup::DEFAULT_RETENTION), 24 h; at least 30 min, since the
+//! provider retries for about 21): longer only costs memory. Each handled stage is one key
+//! with an expiry, about 190 B in Redis (10 000 of them, for 32-character task ids, added
+//! 1.9 MB of `used_memory` on Redis 7.0; a task has up to four stages), and a binding is
+//! one key of about 220 B per signature for the tolerance window (5 min by default). Size
+//! `maxmemory` for `callbacks per retention period × ~200 B` plus five minutes of
+//! bindings, with room to spare: with `noeviction`, a full Redis refuses writes and the
+//! receiver answers 503 until there is room, which is safe but stops intake.
+//!
+//! **Clocks.** Leases and retention are measured by Redis, from the moment the script runs,
+//! so the `now` of a [`ClaimRequest`](crate::dedup::ClaimRequest) is not used and replicas'
+//! clocks need not agree. A binding's time to live is computed from the service's clock
+//! (the one that judged the signature's window) and handed to Redis as a duration, plus a
+//! margin for replicas whose clocks disagree a little.
+//!
+//! **Redis Cluster.** All keys of one task share a hash tag (`{task}`), so each script
+//! touches one slot and runs on a cluster as on one server; the connection here is to one
+//! endpoint (a standalone server, or a proxy in front of a cluster).
+//!
+//! The tokio runtime must have its I/O driver enabled (`#[tokio::main]` and
+//! `Runtime::new` do), since the connection is a tokio socket.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::{
+    config::{ConfigError, ConfigErrorKind},
+    dedup::StoreError,
+};
+
+mod binding;
+mod store;
+
+pub use binding::RedisBinding;
+pub use store::RedisStore;
+
+/// The key prefix used unless [`RedisConfig::key_prefix`] sets another.
+pub const DEFAULT_PREFIX: &str = "vocals:";
+
+/// How long one Redis operation may take, connecting included, unless
+/// [`RedisConfig::timeout`] sets another. Past it the operation fails (503): the sender's
+/// own timeout is 15 s, and a request stuck on a dead Redis must be answered well before.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where Redis is and how to name the keys: the URL, the key prefix and the timeout of one
+/// operation.
+///
+/// The URL is any URL redis-rs accepts: `redis://[user:password@]host:port/db`,
+/// `rediss://…` is not compiled in (no TLS feature), `redis+unix:///path`.
+///
+/// ```
+/// use std::time::Duration;
+/// use vocals_callback::redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379/2")
+///     .key_prefix("shop:vocals:")
+///     .timeout(Duration::from_millis(500));
+/// assert_eq!(config.prefix(), "shop:vocals:");
+/// assert_eq!(config.url(), "redis://127.0.0.1:6379/2");
+/// ```
+#[derive(Clone)]
+pub struct RedisConfig {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl RedisConfig {
+    /// Redis at `url`, with the prefix [`DEFAULT_PREFIX`] and the timeout
+    /// [`DEFAULT_TIMEOUT`]. Nothing is checked until [`connect`](Self::connect).
+    #[must_use]
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Prefixes every key with `prefix` instead of `vocals:`, so several receivers (or
+    /// environments) can share one Redis without sharing keys. Replicas of one receiver
+    /// must use the same prefix.
+    ///
+    /// ```
+    /// # use vocals_callback::redis::RedisConfig;
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").key_prefix("staging:").prefix(), "staging:");
+    /// ```
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Fails any Redis operation (connecting included) that takes longer than `timeout`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use vocals_callback::redis::RedisConfig;
+    /// let config = RedisConfig::new("redis://127.0.0.1/").timeout(Duration::from_secs(1));
+    /// assert_eq!(config.timeout_duration(), Duration::from_secs(1));
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The URL.
+    ///
+    /// ```
+    /// # use vocals_callback::redis::RedisConfig;
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").url(), "redis://127.0.0.1/");
+    /// ```
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The key prefix.
+    ///
+    /// ```
+    /// # use vocals_callback::redis::RedisConfig;
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").prefix(), "vocals:");
+    /// ```
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The timeout of one operation.
+    ///
+    /// ```
+    /// # use vocals_callback::redis::{DEFAULT_TIMEOUT, RedisConfig};
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").timeout_duration(), DEFAULT_TIMEOUT);
+    /// ```
+    #[must_use]
+    pub fn timeout_duration(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A connection to this Redis, established lazily: no I/O happens here, so a replica
+    /// starts (and answers 503) while Redis is down, and serves as soon as it is back. Call
+    /// [`RedisConnection::ping`] to check the server at start.
+    ///
+    /// Must be called inside a tokio runtime (the connection's reconnecting task is spawned
+    /// on it).
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use vocals_callback::redis::RedisConfig;
+    ///
+    /// let redis = RedisConfig::new("redis://127.0.0.1:6379/").connect()?;
+    /// redis.ping().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidUrl`](ConfigErrorKind::InvalidUrl) for a URL that does not parse (or asks
+    /// for TLS, which is not compiled in); [`InvalidDuration`](ConfigErrorKind::InvalidDuration)
+    /// for a zero timeout; [`NoRuntime`](ConfigErrorKind::NoRuntime) outside a tokio
+    /// runtime.
+    pub fn connect(&self) -> Result<RedisConnection, ConfigError> {
+        if self.timeout.is_zero() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::InvalidDuration,
+                "the Redis timeout must be more than zero",
+            ));
+        }
+        let client = redis::Client::open(self.url.as_str()).map_err(|_| {
+            // The URL may hold a password: the error names the setting, not the value.
+            ConfigError::new(ConfigErrorKind::InvalidUrl, "the Redis URL does not parse")
+        })?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::NoRuntime,
+                "a Redis connection must be made inside a tokio runtime",
+            ));
+        }
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            // No retries inside one reconnection: a request that waits for the connection
+            // would wait through every backoff (seconds), when it should fail fast with a
+            // 503. A failed reconnection is tried again by the next request.
+            .set_number_of_retries(0);
+        let manager =
+            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(|_| {
+                ConfigError::new(
+                    ConfigErrorKind::InvalidUrl,
+                    "the Redis URL asks for something this build cannot do",
+                )
+            })?;
+        Ok(RedisConnection {
+            inner: Arc::new(Inner {
+                manager,
+                prefix: self.prefix.clone().into_boxed_str(),
+                timeout: self.timeout,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("RedisConfig")
+            .field("url", &"..")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// A connection to Redis shared by a [`RedisStore`] and a [`RedisBinding`] (clones share it):
+/// one multiplexed socket that reconnects by itself, the key prefix and the timeout.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use vocals_callback::redis::RedisConfig;
+///
+/// let redis = RedisConfig::new("redis://127.0.0.1:6379/").connect()?;
+/// redis.ping().await?;
+/// assert_eq!(redis.prefix(), "vocals:");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: ConnectionManager,
+    prefix: Box<str>,
+    timeout: Duration,
+}
+
+impl RedisConnection {
+    /// Checks that Redis answers (`PING`), within the timeout.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use vocals_callback::redis::RedisConfig;
+    /// let redis = RedisConfig::new("redis://127.0.0.1:6379/").connect()?;
+    /// if let Err(err) = redis.ping().await {
+    ///     eprintln!("Redis is not there yet ({err}); requests get 503 until it is");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when Redis is unreachable, answers an error or too late.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.manager();
+        let answer: String = self
+            .run(async move { redis::cmd("PING").query_async(&mut conn).await })
+            .await?;
+        if answer == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::new("Redis answered PING with something else"))
+        }
+    }
+
+    /// The key prefix.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The timeout of one operation.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// A handle on the shared connection (an `Arc` clone: redis-rs wants `&mut`).
+    pub(crate) fn manager(&self) -> ConnectionManager {
+        self.inner.manager.clone()
+    }
+
+    /// Runs one Redis operation under the timeout; any failure becomes a [`StoreError`].
+    pub(crate) async fn run<T>(
+        &self,
+        op: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        // The connection has its own response timeout, but a request that waits for a
+        // reconnection is bounded only by this one.
+        match tokio::time::timeout(self.inner.timeout, op).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError::new(RedisFailure(err))),
+            Err(_) => Err(StoreError::new(RedisFailure::timed_out())),
+        }
+    }
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("prefix", &self.inner.prefix)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Redis error, kept as the source of a [`StoreError`] (its text only: the redis-rs type
+/// is not part of this crate's API).
+#[derive(Debug)]
+struct RedisFailure(redis::RedisError);
+
+impl RedisFailure {
+    fn timed_out() -> Self {
+        Self(redis::RedisError::from(std::io::Error::from(
+            std::io::ErrorKind::TimedOut,
+        )))
+    }
+}
+
+impl fmt::Display for RedisFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redis: {}", self.0)
+    }
+}
+
+impl std::error::Error for RedisFailure {}
+
+/// Appends `text` to `out` with every byte outside `[A-Za-z0-9_.-]` written `%XX`. The
+/// encoding is injective and never produces `{`, `}` or `:`, so a task id (any string up to
+/// 256 bytes) cannot close the hash tag early nor pass for another task's key or stage.
+fn escape_into(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
+/// Lowercase hex of `bytes`.
+fn hex_into(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+}
+
+/// Milliseconds for `PX`: at least 1 (Redis refuses 0) and far below its 64-bit limit.
+fn px(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).map_or(MAX_PX, |ms| ms.clamp(1, MAX_PX))
+}
+
+/// About 292 000 years: no expiry anyone waits for, and safe from overflow inside Redis
+/// (which adds it to the current time in milliseconds).
+const MAX_PX: u64 = 1 << 53;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(text: &str) -> String {
+        let mut out = String::new();
+        escape_into(&mut out, text);
+        out
+    }
+
+    #[test]
+    fn escaping_keeps_plain_ids_and_hides_every_delimiter() {
+        assert_eq!(
+            escaped("65e563474bd7b6485dfb229eb92324a8"),
+            "65e563474bd7b6485dfb229eb92324a8"
+        );
+        assert_eq!(escaped("a:b}c{d%e f"), "a%3Ab%7Dc%7Bd%25e%20f");
+        assert_eq!(escaped("é"), "%C3%A9");
+        for hostile in ["}", "{", ":", "%", "a}:complete", "\0", "\u{feff}"] {
+            let e = escaped(hostile);
+            assert!(!e.contains(['{', '}', ':']), "{hostile:?} → {e}");
+        }
+        // Injective: `%` itself is escaped, so an escaped form cannot be forged in clear.
+        assert_ne!(escaped("%3A"), escaped(":"));
+    }
+
+    #[test]
+    fn px_is_never_zero_nor_huge() {
+        assert_eq!(px(Duration::ZERO), 1);
+        assert_eq!(px(Duration::from_millis(1500)), 1500);
+        assert_eq!(px(Duration::MAX), MAX_PX);
+    }
+
+    #[test]
+    fn hex_is_lowercase() {
+        let mut out = String::new();
+        hex_into(&mut out, &[0x00, 0xab, 0x7f]);
+        assert_eq!(out, "00ab7f");
+    }
+
+    #[test]
+    fn a_bad_url_or_timeout_is_a_config_error() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let err = RedisConfig::new("not a url").connect().unwrap_err();
+            assert_eq!(err.kind(), ConfigErrorKind::InvalidUrl);
+            let err = RedisConfig::new("redis://127.0.0.1/")
+                .timeout(Duration::ZERO)
+                .connect()
+                .unwrap_err();
+            assert_eq!(err.kind(), ConfigErrorKind::InvalidDuration);
+        });
+        let err = RedisConfig::new("redis://127.0.0.1/")
+            .connect()
+            .unwrap_err();
+        assert_eq!(err.kind(), ConfigErrorKind::NoRuntime);
+    }
+}

@@ -1,0 +1,289 @@
+//! A `redis-server` of a test's own, on a free port.
+
+use std::{
+    fmt,
+    io::{self, Read as _, Write as _},
+    net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        Mutex, OnceLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// How long a started server may take to answer `PING`.
+const STARTUP: Duration = Duration::from_secs(15);
+
+/// A real `redis-server` started for a test (never a mock), on a free port of the loopback
+/// interface, with no persistence (`--save "" --appendonly no`) and its working directory
+/// in a temporary directory. Dropping it kills the server and removes the directory.
+///
+/// When `redis-server` is not on `PATH`, the first start in the process installs Debian's
+/// package (`apt-get install -y redis-server`, after `apt-get update` if that fails; with
+/// `sudo` when not root), so a test runs instead of being skipped.
+///
+/// [`kill`](Self::kill) and [`restart`](Self::restart) (on the same port) test what a
+/// client does when Redis goes away and comes back.
+///
+/// The methods block (they start a process and wait for it): call them from a test's
+/// body, not from a busy runtime's worker.
+///
+/// ```
+/// use vocals_callback::testkit::RedisServer;
+///
+/// let mut redis = RedisServer::start()?;
+/// let url = redis.url(); // redis://127.0.0.1:<port>/
+/// redis.kill();          // requests now fail: 503s
+/// redis.restart()?;      // the same port, empty (nothing persisted)
+/// # let _ = url;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers `PING`.
+    ///
+    /// # Errors
+    ///
+    /// When `redis-server` cannot be installed or started, or does not answer in time.
+    pub fn start() -> io::Result<Self> {
+        ensure_installed()?;
+        let mut last = None;
+        // The free port is found by binding port 0 and letting it go, so another process
+        // may take it before the server binds it: try a few.
+        for _ in 0..5 {
+            let port = free_port()?;
+            let dir = temp_dir(port)?;
+            let mut server = Self {
+                port,
+                dir,
+                child: None,
+            };
+            match server.spawn() {
+                Ok(()) => return Ok(server),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+    }
+
+    /// The URL to connect to: `redis://127.0.0.1:<port>/`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The port.
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `true` while the server runs (between a start and a [`kill`](Self::kill)).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Kills the server (`SIGKILL`, as a crash) and waits for it to exit. Its data is gone:
+    /// nothing is persisted.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server if it runs and starts a new, empty one on the same port, waiting
+    /// until it answers `PING`.
+    ///
+    /// # Errors
+    ///
+    /// When the server cannot be started or does not answer in time.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.kill();
+        // The port was the server's: no one else is likely to take it in between, but a
+        // socket of the old one may linger a moment.
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            match self.spawn() {
+                Ok(()) => return Ok(()),
+                Err(err) if Instant::now() >= deadline => return Err(err),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Starts `redis-server` on `self.port` and waits for its `PONG`.
+    fn spawn(&mut self) -> io::Result<()> {
+        let log = self.dir.join("redis.log");
+        let mut child = Command::new("redis-server")
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .args(["--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--logfile")
+            .arg(&log)
+            .args(["--daemonize", "no"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if ping(self.port).is_ok() {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if let Some(status) = child.try_wait()? {
+                let log = std::fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                return Err(io::Error::other(format!(
+                    "redis-server on port {} exited ({status}): {}",
+                    self.port,
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                )));
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("redis-server on port {} did not answer PING", self.port),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl fmt::Debug for RedisServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisServer")
+            .field("port", &self.port)
+            .field("running", &self.is_running())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sends `PING` over a plain socket and expects `+PONG` (RESP, no client library needed).
+fn ping(port: u16) -> io::Result<()> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200))?;
+    stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    stream.write_all(b"PING\r\n")?;
+    let mut answer = [0u8; 7];
+    stream.read_exact(&mut answer)?;
+    if &answer == b"+PONG\r\n" {
+        Ok(())
+    } else {
+        // `-LOADING` and the like: not ready yet.
+        Err(io::Error::other("not ready"))
+    }
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// A fresh directory for one server's files (it writes none with persistence off, but a
+/// working directory of its own keeps a stray dump out of the project).
+fn temp_dir(port: u16) -> io::Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "vocals-redis-{}-{port}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Makes sure `redis-server` is on `PATH`, installing Debian's package once per process
+/// when it is not. Concurrent tests wait for the one install.
+fn ensure_installed() -> io::Result<()> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    static INSTALLING: Mutex<()> = Mutex::new(());
+    if let Some(done) = INSTALLED.get() {
+        return done.clone().map_err(io::Error::other);
+    }
+    let _guard = INSTALLING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    INSTALLED
+        .get_or_init(|| {
+            if has_redis_server() {
+                return Ok(());
+            }
+            install().map_err(|err| format!("installing redis-server failed: {err}"))?;
+            if has_redis_server() {
+                Ok(())
+            } else {
+                Err("redis-server is still not on PATH after installing it".to_owned())
+            }
+        })
+        .clone()
+        .map_err(io::Error::other)
+}
+
+fn has_redis_server() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// `apt-get install -y redis-server`, after `apt-get update` when the first try fails (a
+/// fresh machine has no package lists), through `sudo` unless root.
+fn install() -> io::Result<()> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    let apt = |args: &[&str]| -> io::Result<bool> {
+        let mut cmd = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        // Test output stays readable: apt's progress goes to stderr, which cargo shows only
+        // for a failing test.
+        let status = cmd
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()?;
+        Ok(status.success())
+    };
+    let install = ["install", "-y", "-q", "redis-server"];
+    if apt(&install)? {
+        return Ok(());
+    }
+    if apt(&["update", "-q"])? && apt(&install)? {
+        return Ok(());
+    }
+    Err(io::Error::other("apt-get could not install redis-server"))
+}
