@@ -25,8 +25,10 @@ use std::{error::Error as StdError, fmt};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ParseErrorKind {
-    /// Not JSON: a syntax error, an unexpected end, a number out of range, or nesting deeper
-    /// than 128 levels.
+    /// Not JSON: a syntax error or an unexpected end anywhere; a number out of range, a
+    /// lone surrogate escape or nesting deeper than 128 levels in a field the parser reads.
+    /// (Fields it skips, such as unknown ones, are only checked for syntax: deep nesting
+    /// there is skipped without recursion, and their numbers and escapes are not decoded.)
     InvalidJson,
     /// The body is not valid UTF-8.
     InvalidUtf8,
