@@ -12,26 +12,9 @@ use vocals_callback::{
     CreatedAt, FailureKind, ParseError, Stage, Track, VocalsEvent, parse, record_info,
 };
 
-const CALLBACKS: [&[u8]; 13] = [
-    include_bytes!("fixtures/bodies/complete.json"),
-    include_bytes!("fixtures/bodies/complete_lyrics.json"),
-    include_bytes!("fixtures/bodies/failed.json"),
-    include_bytes!("fixtures/bodies/first.json"),
-    include_bytes!("fixtures/bodies/text.json"),
-    include_bytes!("fixtures/upstream/callback_complete_addvocals_kie_en.json"),
-    include_bytes!("fixtures/upstream/callback_complete_addvocals_sunoapi_en.json"),
-    include_bytes!("fixtures/upstream/callback_complete_generate_sunoapi_en.json"),
-    include_bytes!("fixtures/upstream/callback_error_addvocals_kie_en.json"),
-    include_bytes!("fixtures/upstream/callback_error_addvocals_sunoapi_en.json"),
-    include_bytes!("fixtures/upstream/callback_error_uploadcover_kie_en.json"),
-    include_bytes!("fixtures/upstream/callback_first_addvocals_kie_en.json"),
-    include_bytes!("fixtures/upstream/callback_text_addvocals_kie_en.json"),
-];
-
-const RECORD_INFOS: [&[u8]; 2] = [
-    include_bytes!("fixtures/upstream/recordinfo_success_kie_en.json"),
-    include_bytes!("fixtures/upstream/recordinfo_success_sunoapi_en.json"),
-];
+#[path = "shared/fixtures.rs"]
+mod fixtures;
+use fixtures::{CALLBACKS, RECORD_INFOS};
 
 // ---------------------------------------------------------------------------------------
 // Checks shared by the never-panic properties.

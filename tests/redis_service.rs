@@ -14,15 +14,17 @@ use std::{
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use tower::ServiceExt;
+use http_body_util::Full;
 use vocals_callback::{
-    HandlerError, HandlerResult, Rejection, RejectionKind, Secret, VocalsEvent, VocalsHandler,
-    VocalsService,
+    HandlerError, HandlerResult, RejectionKind, Secret, VocalsEvent, VocalsHandler, VocalsService,
     redis::{RedisBinding, RedisConfig, RedisStore},
     testkit::{CallbackBody, RedisServer, kie_request},
     verify::KieSignature,
 };
+
+#[path = "shared/oneshot.rs"]
+mod oneshot;
+use oneshot::send;
 
 const KEY: &str = "replica-shared-key";
 
@@ -75,18 +77,6 @@ fn replica(
 
 fn request(task: &str, ts: u64, body: &[u8]) -> Request<Full<Bytes>> {
     kie_request(KEY, task, ts, body.to_vec()).map(|b| Full::new(Bytes::from(b)))
-}
-
-async fn send(
-    svc: &VocalsService<Shared, RedisStore>,
-    req: Request<Full<Bytes>>,
-) -> (StatusCode, String, Option<RejectionKind>) {
-    let res = svc.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let kind = res.extensions().get::<Rejection>().map(Rejection::kind);
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    (status, json["status"].as_str().unwrap().to_owned(), kind)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -14,14 +14,17 @@ use std::{
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use tower::ServiceExt;
+use http_body_util::Full;
 use vocals_callback::{
-    HandlerError, HandlerResult, Rejection, RejectionKind, Secret, VocalsEvent, VocalsService,
+    HandlerError, HandlerResult, RejectionKind, Secret, VocalsEvent, VocalsService,
     service::{Builder, QueueConfig},
     testkit::{CallbackBody, kie_request, sign_kie},
     verify::KieSignature,
 };
+
+#[path = "shared/oneshot.rs"]
+mod oneshot;
+use oneshot::send;
 
 const KEY: &str = "recall-test-key";
 const T0: u64 = 1_769_670_760;
@@ -84,19 +87,6 @@ fn builder(handler: &Counting, clock: &Clock) -> Builder<Counting> {
 
 fn request(task: &str, ts: u64, body: &[u8]) -> Request<Full<Bytes>> {
     kie_request(KEY, task, ts, body.to_vec()).map(|b| Full::new(Bytes::from(b)))
-}
-
-/// Status, the `status` field of the JSON answer, and the rejection kind if any.
-async fn send(
-    svc: &VocalsService<Counting>,
-    req: Request<Full<Bytes>>,
-) -> (StatusCode, String, Option<RejectionKind>) {
-    let res = svc.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let kind = res.extensions().get::<Rejection>().map(Rejection::kind);
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    (status, json["status"].as_str().unwrap().to_owned(), kind)
 }
 
 #[tokio::test]

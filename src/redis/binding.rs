@@ -249,12 +249,12 @@ impl RedisBinding {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        let signed = Signed {
-            mac: *mac,
-            timestamp,
-            window: self.tolerance,
-        };
-        self.bind(&signed, &self.digest.digest(body), now).await
+        self.bind(
+            &Signed::new(*mac, timestamp, self.tolerance),
+            &self.digest.digest(body),
+            now,
+        )
+        .await
     }
 
     /// Binds the signature of a [`Verified`] pass, if its scheme needs binding (its MAC does

@@ -166,12 +166,11 @@ impl BindingCache {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        let signed = Signed {
-            mac: *mac,
-            timestamp,
-            window: self.tolerance,
-        };
-        self.bind_signed(&signed, &self.digest(body), now)
+        self.bind_signed(
+            &Signed::new(*mac, timestamp, self.tolerance),
+            &self.digest(body),
+            now,
+        )
     }
 
     /// The digest this cache keeps of `body` (computed outside any lock: it is the

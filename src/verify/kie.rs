@@ -141,11 +141,11 @@ impl Verifier for KieSignature {
 
     fn presented_signature(&self, req: &VerifyRequest<'_>) -> Option<Signed> {
         let (ts_text, signature) = signature_headers(req.headers()).ok()?;
-        Some(Signed {
-            mac: decode_signature(signature).ok()?,
-            timestamp: time::parse_timestamp_bytes(ts_text).ok()?,
-            window: self.tolerance,
-        })
+        Some(Signed::new(
+            decode_signature(signature).ok()?,
+            time::parse_timestamp_bytes(ts_text).ok()?,
+            self.tolerance,
+        ))
     }
 
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {

@@ -174,6 +174,16 @@ pub struct Signed {
     pub(crate) window: std::time::Duration,
 }
 
+impl Signed {
+    pub(crate) fn new(mac: [u8; 32], timestamp: u64, window: std::time::Duration) -> Self {
+        Self {
+            mac,
+            timestamp,
+            window,
+        }
+    }
+}
+
 impl Verified {
     /// A pass by `scheme`, with the matching key's label if any.
     #[must_use]
@@ -191,11 +201,7 @@ impl Verified {
         timestamp: u64,
         window: std::time::Duration,
     ) -> Self {
-        self.signature = Some(Signed {
-            mac,
-            timestamp,
-            window,
-        });
+        self.signature = Some(Signed::new(mac, timestamp, window));
         self
     }
 
