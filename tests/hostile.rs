@@ -222,37 +222,7 @@ async fn read_reply_inner(stream: &mut (impl AsyncRead + Unpin)) -> Reply {
             Err(err) => panic!("read failed after {buf:?}: {err}"),
         }
     };
-    let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').unwrap();
-            (name.trim().to_ascii_lowercase(), value.trim().to_owned())
-        })
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n == "content-length")
-        .map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.expect("reading the answer");
-        assert!(n > 0, "connection closed mid-body");
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Reply::Answer(RawAnswer {
-        status,
-        headers,
-        body: String::from_utf8(body).unwrap(),
-    })
+    Reply::Answer(finish_answer(stream, buf, head_end).await)
 }
 
 /// How often [`read_reply_within`] looks at the clock.

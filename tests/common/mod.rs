@@ -542,6 +542,17 @@ async fn raw_read_inner(stream: &mut TcpStream) -> RawAnswer {
         assert!(n > 0, "connection closed before the response head: {buf:?}");
         buf.extend_from_slice(&chunk[..n]);
     };
+    finish_answer(stream, buf, head_end).await
+}
+
+/// Parses the head that ends at `head_end` in `buf` and reads the rest of its
+/// `Content-Length` body from `stream`: the part of reading a raw answer that every raw
+/// client of the tests shares (they differ in how they wait for the head).
+pub async fn finish_answer(
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: Vec<u8>,
+    head_end: usize,
+) -> RawAnswer {
     let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
@@ -557,8 +568,9 @@ async fn raw_read_inner(stream: &mut TcpStream) -> RawAnswer {
         .find(|(n, _)| n == "content-length")
         .map_or(0, |(_, v)| v.parse().unwrap());
     let mut body = buf[head_end + 4..].to_vec();
+    let mut chunk = [0u8; 4096];
     while body.len() < length {
-        let n = stream.read(&mut chunk).await.unwrap();
+        let n = stream.read(&mut chunk).await.expect("reading the answer");
         assert!(n > 0, "connection closed mid-body");
         body.extend_from_slice(&chunk[..n]);
     }
