@@ -170,7 +170,7 @@ fn redis(c: &mut Criterion) {
             let cache = BindingCache::new(macs.len().max(1), Duration::from_secs(300)).unwrap();
             let start = Instant::now();
             for mac in &macs {
-                cache.bind(mac, ts, BODY, now).unwrap();
+                cache.bind_mac(mac, ts, BODY, now).unwrap();
             }
             start.elapsed()
         });

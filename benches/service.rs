@@ -41,6 +41,7 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use vocals_callback::{
     HandlerResult, Secret, Stage, VocalsEvent, VocalsService,
+    backend::MemoryBackend,
     dedup::{Claim, ClaimRequest, DedupKey, DedupStore, MemoryStore},
     testkit::kie_request,
     verify::KieSignature,
@@ -78,7 +79,7 @@ fn service(binding_capacity: usize) -> VocalsService<Handler> {
     let handler: Handler = |_| std::future::ready(Ok(()));
     VocalsService::builder(handler)
         .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
-        .binding_capacity(binding_capacity)
+        .backend(MemoryBackend::new().with_binding_capacity(binding_capacity))
         .clock(|| UNIX_EPOCH + Duration::from_secs(TS + 1))
         .build()
         .unwrap()

@@ -10,14 +10,16 @@
 //! inline dispatch, 300 s. With no key and no `--insecure`, a random key is generated and
 //! printed on stderr, so the receiver is secure out of the box.
 //!
-//! Standard output carries exactly one JSON line per dispatched event, flushed per line
-//! (none with `--quiet`, for load tests); logs go to standard error (`RUST_LOG` filters
-//! them). SIGINT or SIGTERM stop it gracefully: no new connections, in-flight requests and
+//! Standard output carries exactly one JSON line per dispatched event, flushed per line:
+//! the event's fields and a `delivery` object (`source`, `attempt`, `received_at`, and for
+//! a verified callback `scheme`, `key_label`, `signed_at`); none with `--quiet`, for load
+//! tests. Logs go to standard error (`RUST_LOG` filters them). SIGINT or SIGTERM stop it gracefully: no new connections, in-flight requests and
 //! handlers finish (10 s at most).
 
 use std::{
     convert::Infallible,
     env,
+    future::Future,
     io::{self, IsTerminal, Read, Write},
     net::SocketAddr,
     process::ExitCode,
@@ -30,11 +32,13 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceExt};
 use vocals_callback::{
-    HandlerError, HandlerResult, Secret, VocalsEvent, VocalsLayer, VocalsService,
-    dedup::DedupStore,
+    Delivery, HandlerError, HandlerResult, Secret, VocalsEvent, VocalsHandler, VocalsLayer,
+    VocalsService,
+    backend::Backend,
     service::{Builder, QueueConfig},
     verify::KieSignature,
 };
@@ -119,10 +123,21 @@ fn random_key() -> io::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// One line of standard output: the event's fields, and the delivery's beside them.
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(flatten)]
+    event: &'a VocalsEvent,
+    delivery: &'a Delivery,
+}
+
 /// Prints each dispatched event as one JSON line. Writing to stdout is the receiver's
 /// "safe place": once the line is flushed, the event is acknowledged.
-fn print_event(event: &VocalsEvent) -> HandlerResult {
-    let mut line = serde_json::to_vec(event).map_err(HandlerError::new)?;
+fn print_event(event: &VocalsEvent, delivery: &Delivery, quiet: bool) -> HandlerResult {
+    if quiet {
+        return Ok(());
+    }
+    let mut line = serde_json::to_vec(&Line { event, delivery }).map_err(HandlerError::new)?;
     line.push(b'\n');
     let mut out = io::stdout().lock();
     out.write_all(&line)?;
@@ -130,16 +145,27 @@ fn print_event(event: &VocalsEvent) -> HandlerResult {
     Ok(())
 }
 
-type Handler = fn(VocalsEvent) -> std::future::Ready<HandlerResult>;
+/// The receiver's handler: every event, with its delivery, as a line on stdout.
+struct Handler {
+    quiet: bool,
+}
 
-/// The service's settings but the stores.
+impl VocalsHandler for Handler {
+    fn handle(
+        &self,
+        event: VocalsEvent,
+        delivery: Delivery,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        std::future::ready(print_event(&event, &delivery, self.quiet))
+    }
+}
+
+/// The service's settings but the backend.
 fn builder(settings: &Settings) -> Result<Builder<Handler>, Box<dyn std::error::Error>> {
-    let handler: Handler = if settings.quiet {
-        |_| std::future::ready(Ok(()))
-    } else {
-        |event| std::future::ready(print_event(&event))
+    let handler = Handler {
+        quiet: settings.quiet,
     };
-    let mut builder: Builder<Handler> = VocalsService::builder(handler).path(settings.path.clone());
+    let mut builder = VocalsService::builder(handler).path(settings.path.clone());
     let mut keys = settings.keys.clone();
     if keys.is_empty() && !settings.insecure {
         let key = random_key()?;
@@ -180,17 +206,17 @@ async fn serve_with_redis(
     builder: Builder<Handler>,
     url: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use vocals_callback::redis::{RedisBinding, RedisConfig, RedisStore};
+    use vocals_callback::redis::{RedisBackend, RedisConfig};
 
     let redis = RedisConfig::new(url).connect()?;
     if let Err(err) = redis.ping().await {
-        tracing::warn!(error = %err, "Redis does not answer yet: callbacks get 503 until it does");
+        let error = &err as &dyn std::error::Error;
+        tracing::warn!(
+            error,
+            "Redis does not answer yet: callbacks get 503 until it does"
+        );
     }
-    let binding = RedisBinding::new(redis.clone(), Duration::from_secs(settings.tolerance))?;
-    let layer = builder
-        .dedup_store(RedisStore::new(redis))
-        .redis_binding(binding)
-        .build_layer()?;
+    let layer = builder.backend(RedisBackend::new(redis)).build_layer()?;
     serve(settings, layer).await
 }
 
@@ -203,9 +229,9 @@ async fn serve_with_redis(
     Err("--redis needs the `redis` feature: cargo run --release --features redis --example receiver -- --redis URL".into())
 }
 
-async fn serve<S: DedupStore>(
+async fn serve<B: Backend>(
     settings: Settings,
-    layer: VocalsLayer<Handler, S>,
+    layer: VocalsLayer<Handler, B>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // The callback path runs the pipeline; every other path gets the 404 service.
     let svc = layer.service().clone();
@@ -257,7 +283,6 @@ async fn serve<S: DedupStore>(
     tracing::info!(
         received = stats.received(),
         duplicate = stats.duplicate(),
-        recalled = stats.recalled(),
         ignored = stats.ignored(),
         rejected = stats.rejected_total(),
         dead_lettered = report.dead_lettered(),

@@ -27,7 +27,7 @@ use hyper_util::{
     client::legacy::{Client, connect::HttpConnector},
     rt::TokioExecutor,
 };
-use vocals_callback::testkit::{Delivery, Scenario};
+use vocals_callback::testkit::{Scenario, Step};
 
 const USAGE: &str = "\
 usage: simulate [--url URL] [--key KEY] [--scenario NAME|all] [--task-id ID]
@@ -133,7 +133,7 @@ fn random_task_id() -> String {
 /// The answer to one attempt: status, `Retry-After` seconds and body, or a transport error.
 type Answer = Result<(StatusCode, Option<u64>, Bytes), String>;
 
-async fn send(client: &Client<HttpConnector, Full<Bytes>>, delivery: &Delivery) -> Answer {
+async fn send(client: &Client<HttpConnector, Full<Bytes>>, delivery: &Step) -> Answer {
     let request = delivery.clone().request.map(Full::new);
     let response = tokio::time::timeout(TIMEOUT, client.request(request))
         .await
@@ -167,7 +167,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 /// Sends `delivery` as the provider does (retrying 5xx, 409 and transport failures) and
 /// prints each attempt. Returns `true` when the final answer is the expected one.
-async fn deliver(client: &Client<HttpConnector, Full<Bytes>>, delivery: &Delivery) -> bool {
+async fn deliver(client: &Client<HttpConnector, Full<Bytes>>, delivery: &Step) -> bool {
     for attempt in 1..=ATTEMPTS {
         let answer = send(client, delivery).await;
         let retryable = match &answer {
@@ -234,7 +234,7 @@ async fn main() -> ExitCode {
             None => random_task_id(),
         };
         println!("# {scenario}: {} (task {task_id})", scenario.description());
-        let deliveries = scenario.deliveries(&args.key, &args.url, &task_id, SystemTime::now());
+        let deliveries = scenario.steps(&args.key, &args.url, &task_id, SystemTime::now());
         for delivery in &deliveries {
             total += 1;
             if !deliver(&client, delivery).await {

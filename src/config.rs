@@ -19,9 +19,15 @@ pub enum ConfigErrorKind {
     InvalidTolerance,
     /// A header or query parameter name that HTTP does not allow.
     InvalidName,
+    /// A signature prefix (such as `sha256=`) that is not visible ASCII.
+    InvalidPrefix,
+    /// A setting that the chosen format does not have (a prefix or a timestamp header for
+    /// Stripe's format, which carries both inside its signature header).
+    NotApplicable,
     /// A CIDR or address that does not parse.
     InvalidCidr,
-    /// A capacity of zero.
+    /// A size or count of zero where at least one is needed: a capacity, a body limit, a
+    /// number of queue workers or attempts.
     ZeroCapacity,
     /// A verifier was given nothing to check against (no key, token or network).
     Empty,
@@ -55,6 +61,8 @@ impl ConfigErrorKind {
             Self::DuplicateLabel => "duplicate_label",
             Self::InvalidTolerance => "invalid_tolerance",
             Self::InvalidName => "invalid_name",
+            Self::InvalidPrefix => "invalid_prefix",
+            Self::NotApplicable => "not_applicable",
             Self::InvalidCidr => "invalid_cidr",
             Self::ZeroCapacity => "zero_capacity",
             Self::Empty => "empty",

@@ -1,8 +1,46 @@
 //! The user's side: what to do with each event.
+//!
+//! A handler implements [`VocalsHandler`] (one method per stage, each defaulting to the
+//! catch-all [`on_event`](VocalsHandler::on_event)), or is a plain
+//! `Fn(VocalsEvent) -> impl Future<Output = HandlerResult>`. The service calls its
+//! [`handle`](VocalsHandler::handle) once per delivery, with the [`Delivery`] facts;
+//! `handle` routes to the stage's method by default ([`route`]).
+//!
+//! An adaptor wraps a handler and overrides `handle` only, so the inner handler keeps its
+//! own routing:
+//!
+//! ```
+//! use vocals_callback::{Callback, Delivery, HandlerResult, VocalsEvent, VocalsHandler};
+//!
+//! /// Logs every delivery, then hands it on.
+//! struct Logged<H>(H);
+//!
+//! impl<H: VocalsHandler> VocalsHandler for Logged<H> {
+//!     async fn handle(&self, event: VocalsEvent, delivery: Delivery) -> HandlerResult {
+//!         println!("{} {} from {}, attempt {}", event.task_id(), event.stage(),
+//!                  delivery.source(), delivery.attempt());
+//!         self.0.handle(event, delivery).await // the inner handler's `on_complete` still runs
+//!     }
+//! }
+//!
+//! struct Store;
+//! impl VocalsHandler for Store {
+//!     async fn on_complete(&self, done: Callback) -> HandlerResult {
+//!         let _ = done.tracks(); // store them
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn takes_handler(_: impl VocalsHandler) {}
+//! takes_handler(Logged(Store));
+//! ```
 
 use std::{error::Error as StdError, fmt, future::Future, time::Duration};
 
-use crate::event::{Callback, Failure, VocalsEvent};
+use crate::{
+    delivery::Delivery,
+    event::{Callback, Failure, VocalsEvent},
+};
 
 /// What a handler returns.
 pub type HandlerResult = Result<(), HandlerError>;
@@ -83,6 +121,103 @@ pub trait VocalsHandler: Send + Sync + 'static {
         let _ = event;
         std::future::ready(Ok(()))
     }
+
+    /// What the service calls, once per delivery, with its facts (where the event came
+    /// from, which attempt, which key signed it). By default it [`route`]s the event to
+    /// its stage's method and ignores the facts. Override it to read them, or to wrap
+    /// another handler (see the [module docs](crate::handler)).
+    fn handle(
+        &self,
+        event: VocalsEvent,
+        delivery: Delivery,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        let _ = delivery;
+        route(self, event)
+    }
+}
+
+/// Calls the method of `event`'s stage on `handler`: [`on_text`](VocalsHandler::on_text),
+/// [`on_first`](VocalsHandler::on_first), [`on_complete`](VocalsHandler::on_complete),
+/// [`on_failed`](VocalsHandler::on_failed) or [`on_unknown`](VocalsHandler::on_unknown)
+/// (each of which falls back to [`on_event`](VocalsHandler::on_event)). The default of
+/// [`handle`](VocalsHandler::handle).
+///
+/// ```
+/// use vocals_callback::{Callback, HandlerResult, VocalsHandler, handler::route, parse};
+///
+/// struct Completes;
+/// impl VocalsHandler for Completes {
+///     async fn on_complete(&self, _done: Callback) -> HandlerResult { Ok(()) }
+///     async fn on_event(&self, _other: vocals_callback::VocalsEvent) -> HandlerResult {
+///         Err(vocals_callback::HandlerError::msg("not a complete"))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let complete = parse(br#"{"code":200,"data":{"callbackType":"complete","task_id":"t1"}}"#)?;
+/// assert!(route(&Completes, complete).await.is_ok());
+/// let text = parse(br#"{"code":200,"data":{"callbackType":"text","task_id":"t1"}}"#)?;
+/// assert!(route(&Completes, text).await.is_err());
+/// # Ok::<(), vocals_callback::ParseError>(()) }).unwrap();
+/// ```
+pub async fn route<H: VocalsHandler + ?Sized>(handler: &H, event: VocalsEvent) -> HandlerResult {
+    match event {
+        VocalsEvent::Text(c) => handler.on_text(c).await,
+        VocalsEvent::First(c) => handler.on_first(c).await,
+        VocalsEvent::Complete(c) => handler.on_complete(c).await,
+        VocalsEvent::Failed(f) => handler.on_failed(f).await,
+        VocalsEvent::Unknown(c) => handler.on_unknown(c).await,
+    }
+}
+
+/// A handler from a closure that also takes the [`Delivery`]: see [`with_delivery`].
+#[derive(Clone, Copy)]
+pub struct WithDelivery<F>(F);
+
+/// Makes a handler of `f`, which is given each event with its [`Delivery`] (a plain
+/// `|event| async { … }` closure is a handler as it is, without the facts).
+///
+/// ```
+/// use vocals_callback::{Delivery, HandlerResult, Source, VocalsEvent, VocalsService, handler::with_delivery};
+///
+/// let svc = VocalsService::builder(with_delivery(|event: VocalsEvent, delivery: Delivery| async move {
+///     if delivery.source() == Source::Polled {
+///         // the callback never came: the poller found the result
+///     }
+///     let _ = (event.task_id(), delivery.key_label(), delivery.attempt());
+///     HandlerResult::Ok(())
+/// }))
+/// .insecure_accept_unverified()
+/// .build()?;
+/// # let _ = svc;
+/// # Ok::<(), vocals_callback::ConfigError>(())
+/// ```
+pub fn with_delivery<F, Fut>(f: F) -> WithDelivery<F>
+where
+    F: Fn(VocalsEvent, Delivery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send,
+{
+    WithDelivery(f)
+}
+
+impl<F, Fut> VocalsHandler for WithDelivery<F>
+where
+    F: Fn(VocalsEvent, Delivery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send,
+{
+    fn handle(
+        &self,
+        event: VocalsEvent,
+        delivery: Delivery,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        (self.0)(event, delivery)
+    }
+}
+
+impl<F> fmt::Debug for WithDelivery<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WithDelivery(..)")
+    }
 }
 
 impl<F, Fut> VocalsHandler for F
@@ -93,24 +228,28 @@ where
     fn on_event(&self, event: VocalsEvent) -> impl Future<Output = HandlerResult> + Send {
         self(event)
     }
-}
 
-/// Calls the method of `event`'s stage.
-pub(crate) async fn call<H: VocalsHandler>(handler: &H, event: VocalsEvent) -> HandlerResult {
-    match event {
-        VocalsEvent::Text(c) => handler.on_text(c).await,
-        VocalsEvent::First(c) => handler.on_first(c).await,
-        VocalsEvent::Complete(c) => handler.on_complete(c).await,
-        VocalsEvent::Failed(f) => handler.on_failed(f).await,
-        VocalsEvent::Unknown(c) => handler.on_unknown(c).await,
+    // What routing would do (every stage's method falls back to `on_event`), without the
+    // unwrapping and rewrapping of the event.
+    fn handle(
+        &self,
+        event: VocalsEvent,
+        delivery: Delivery,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        let _ = delivery;
+        self(event)
     }
 }
 
 /// A handler's refusal: the event is not safe yet, the provider should send it again.
 ///
-/// The service answers 500 (or 503 with `Retry-After` when built with
-/// [`retry_after`](Self::retry_after)); the claim is released so the retry runs the handler
-/// again. The source error is logged, never sent to the provider.
+/// The service answers 500 (or 503 with `Retry-After` when it asks for a later retry,
+/// [`retry_later`](Self::retry_later) or [`with_retry_after`](Self::with_retry_after)); the
+/// claim is released so the retry runs the handler again. The source error is logged, never
+/// sent to the provider.
+///
+/// It is not itself a [`std::error::Error`] (so that `?` turns any error into one), and its
+/// `Display` shows its cause.
 ///
 /// ```
 /// use std::time::Duration;
@@ -118,8 +257,9 @@ pub(crate) async fn call<H: VocalsHandler>(handler: &H, event: VocalsEvent) -> H
 ///
 /// let io = std::io::Error::other("disk full");
 /// let err = HandlerError::new(io).with_retry_after(Duration::from_secs(30));
-/// assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(30)));
-/// assert_eq!(HandlerError::retry_after(Duration::from_secs(5)).to_string(), "handler asked for a retry");
+/// assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+/// assert_eq!(err.to_string(), "handler failed: disk full");
+/// assert_eq!(HandlerError::retry_later(Duration::from_secs(5)).to_string(), "handler asked for a retry");
 /// ```
 pub struct HandlerError {
     source: Option<Box<dyn StdError + Send + Sync>>,
@@ -142,7 +282,7 @@ impl HandlerError {
 
     /// Asks the sender to retry after `delay` (503 with `Retry-After`), with no error.
     #[must_use]
-    pub fn retry_after(delay: Duration) -> Self {
+    pub fn retry_later(delay: Duration) -> Self {
         Self {
             source: None,
             retry_after: Some(delay),
@@ -158,8 +298,14 @@ impl HandlerError {
 
     /// The delay asked for, if any.
     #[must_use]
-    pub fn retry_after_delay(&self) -> Option<Duration> {
+    pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
+    }
+
+    /// The error that caused it, if any.
+    #[must_use]
+    pub fn source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.source.as_deref()
     }
 }
 
@@ -183,6 +329,74 @@ impl fmt::Display for HandlerError {
         match &self.source {
             Some(source) => write!(f, "handler failed: {source}"),
             None => f.write_str("handler asked for a retry"),
+        }
+    }
+}
+
+/// Why a handler call did not succeed: kept with a dead letter
+/// ([`DeadLetter::failure`](crate::service::DeadLetter::failure)) and logged.
+///
+/// ```
+/// use std::error::Error as _;
+/// use vocals_callback::{HandlerError, HandlerFailure};
+///
+/// let failure = HandlerFailure::Error(HandlerError::msg("disk full"));
+/// assert_eq!(failure.as_str(), "error");
+/// assert_eq!(failure.to_string(), "handler returned an error");
+/// assert_eq!(failure.source().unwrap().to_string(), "disk full");
+/// assert_eq!(HandlerFailure::TimedOut.to_string(), "handler ran past its deadline");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HandlerFailure {
+    /// The handler returned an error.
+    Error(HandlerError),
+    /// The handler panicked.
+    Panicked,
+    /// The handler ran past its deadline and was cancelled.
+    TimedOut,
+}
+
+impl HandlerFailure {
+    /// The stable name: `error`, `panicked` or `timed_out`.
+    #[must_use]
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Error(_) => "error",
+            Self::Panicked => "panicked",
+            Self::TimedOut => "timed_out",
+        }
+    }
+
+    /// The delay the handler asked for, if it did.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Error(err) => err.retry_after(),
+            Self::Panicked | Self::TimedOut => None,
+        }
+    }
+}
+
+impl fmt::Display for HandlerFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Error(err) if err.source.is_none() => "handler asked for a retry",
+            Self::Error(_) => "handler returned an error",
+            Self::Panicked => "handler panicked",
+            Self::TimedOut => "handler ran past its deadline",
+        })
+    }
+}
+
+impl StdError for HandlerFailure {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Error(err) => err
+                .source
+                .as_deref()
+                .map(|source| source as &(dyn StdError + 'static)),
+            Self::Panicked | Self::TimedOut => None,
         }
     }
 }

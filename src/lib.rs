@@ -2,13 +2,15 @@
 //! kie.ai, api.box) safely, in any server built on tower and `http` types.
 //!
 //! - [`VocalsService`] is the endpoint to mount (`axum::Router::route_service`, hyper, any
-//!   tower server), and [`VocalsLayer`] the same on one path in front of any service. For
-//!   each request it checks method, media type and size, reads the body under a limit and
-//!   a deadline, parses it, verifies the source, binds the signature to the body, claims
-//!   `(task_id, stage)` in a [`dedup`] store, and hands the event once to your
-//!   [`VocalsHandler`], answering every request with a status and a JSON body (see
-//!   [`service`]). [`VocalsService::ingest`] runs polled results through the same dedup and
+//!   tower server), and [`VocalsLayer`] the same on one path in front of any service. Each
+//!   request goes through the [`service`] module's six steps: gate, body, parse and verify,
+//!   bind, claim, dispatch; the module docs list every answer and its status.
+//! - A [`VocalsHandler`] gets each event once, with its [`Delivery`] (callback or polled,
+//!   which attempt, which key signed it); [`handler`] has the routing for adaptors that wrap
+//!   a handler. [`VocalsService::ingest`] runs polled results through the same dedup and
 //!   handler; [`VocalsService::stats`] counts outcomes.
+//! - The [`backend`] is where state lives, chosen once: in memory (the default) or Redis
+//!   (feature `redis`, [`redis`]), the dedup store and the binding always together.
 //!
 //! The core is plain functions with no I/O and no async:
 //!
@@ -23,9 +25,6 @@
 //!   bound to its body ([`verify::BindingCache`]), body HMACs and Standard Webhooks for
 //!   other providers, a URL token and an IP allowlist for sites that sign nothing; typed
 //!   [`Rejection`]s with their HTTP status, [`Secret`]s that never reach a log;
-//! - [`redis`] (feature `redis`): a dedup store and a binding cache on Redis,
-//!   shared by the replicas of a receiver, so a retry or a swapped body is recognised
-//!   whichever replica it reaches;
 //! - [`testkit`] (feature `testkit`): builders of realistic callback bodies, signing
 //!   helpers, a fixed clock and a simulator of the provider's deliveries, for tests.
 //!
@@ -70,8 +69,9 @@
 //!
 //! # Quirks accepted
 //!
-//! The provider's docs disagree with each other and with the live service; the parser
-//! accepts every variant seen (see `PROTOCOL.md` of the project):
+//! The provider's docs disagree with each other and with the live service; [`parse`]
+//! accepts every variant seen in either (a rejection would make the sender retry something
+//! that will never succeed):
 //!
 //! | quirk | read as |
 //! |---|---|
@@ -88,9 +88,24 @@
 //!
 //! # Stability
 //!
-//! The names returned by [`ParseErrorKind::as_str`], [`Stage::as_str`],
-//! [`FailureKind::as_str`] and the serialised field names are stable. `Display` texts and
-//! error sources are not.
+//! The names returned by [`ParseErrorKind::as_str`], [`RejectionKind::as_str`],
+//! [`ConfigErrorKind::as_str`], [`Stage::as_str`], [`FailureKind::as_str`],
+//! [`Source::as_str`], [`HandlerFailure::as_str`] and the serialised field names are
+//! stable. `Display` texts and error sources are not. Kinds are `#[non_exhaustive]` and
+//! [`RejectionKind::ALL`] is a slice, so a new kind breaks no match and no type. The traits
+//! users implement ([`VocalsHandler`], [`verify::Verifier`], [`dedup::DedupStore`],
+//! [`verify::BindingStore`], [`backend::Backend`]) will grow as capabilities land (a
+//! durable queue, a poller's registry): new methods come with defaults where one makes
+//! sense, and the CHANGELOG names every change.
+// The feature-gated modules, linked from the docs above whichever features are built.
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "\n\n[`redis`]: https://docs.rs/vocals-callback/latest/vocals_callback/redis/"
+)]
+#![cfg_attr(
+    not(feature = "testkit"),
+    doc = "\n\n[`testkit`]: https://docs.rs/vocals-callback/latest/vocals_callback/testkit/"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Input from the network must never reach a panic, and a library prints nothing: these hold
 // for the library only (tests, benches and examples may unwrap and print).
@@ -103,12 +118,14 @@
 )]
 
 mod arena;
+pub mod backend;
 mod config;
 pub mod dedup;
+mod delivery;
 mod error;
 mod event;
 mod failure;
-mod handler;
+pub mod handler;
 pub mod lyrics;
 mod parse;
 pub mod record_info;
@@ -129,10 +146,11 @@ pub mod verify;
 mod wire;
 
 pub use config::{ConfigError, ConfigErrorKind};
+pub use delivery::{Delivery, Source};
 pub use error::{ParseError, ParseErrorKind};
 pub use event::{Callback, Failure, Stage, VocalsEvent};
 pub use failure::FailureKind;
-pub use handler::{HandlerError, HandlerResult, VocalsHandler};
+pub use handler::{HandlerError, HandlerFailure, HandlerResult, VocalsHandler};
 pub use parse::parse;
 pub use rejection::{Rejection, RejectionKind};
 pub use secret::Secret;

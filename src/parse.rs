@@ -16,14 +16,7 @@ use crate::{
 /// No I/O, no async: a plain function over the bytes, so it can be called from any server,
 /// fuzzed, and benchmarked on its own. It reads the body once, straight into the typed
 /// event (no intermediate `serde_json::Value`), and accepts every variant the provider
-/// really sends (see the crate docs, "Quirks accepted"):
-///
-/// - `createTime` as a string or as epoch milliseconds;
-/// - the track list (`data.data`) as an array, `null`, `[]`, or absent;
-/// - failure as `callbackType` `error` or `failed`, or as any stage with `code != 200`
-///   (the code decides), with the optional `data.error` text;
-/// - empty strings as absent, `duration` missing or `null`, unknown keys anywhere;
-/// - an unknown `callbackType` as [`VocalsEvent::Unknown`], never an error.
+/// really sends: the table of the [crate docs](crate#quirks-accepted) lists them.
 ///
 /// # Errors
 ///

@@ -6,6 +6,10 @@ use http::StatusCode;
 
 use crate::error::{ParseError, ParseErrorKind};
 
+/// How long to ask the sender to wait after a refusal that is ours, not theirs (a store
+/// that failed, a service shutting down).
+pub(crate) const RETRY_SOON: Duration = Duration::from_secs(5);
+
 /// The stable name of a refusal. Each kind has exactly one [`status`](Self::status).
 ///
 /// ```
@@ -77,7 +81,7 @@ pub enum RejectionKind {
     HandlerFailed,
     /// The handler panicked; the claim was released so a retry runs it again. 500.
     HandlerPanicked,
-    /// The handler asked for a later retry ([`HandlerError::retry_after`](crate::HandlerError::retry_after)).
+    /// The handler asked for a later retry ([`HandlerError::retry_later`](crate::HandlerError::retry_later)).
     /// 503 with `Retry-After`.
     HandlerRetry,
     /// The handler ran past its deadline; the claim was released. 503 with `Retry-After`.
@@ -128,7 +132,8 @@ impl RejectionKind {
         }
     }
 
-    /// The HTTP status of DESIGN's status table for this kind.
+    /// The HTTP status this kind is answered with (the table of the
+    /// [`service`](crate::service) module docs).
     #[must_use]
     pub const fn status(self) -> StatusCode {
         match self {
@@ -165,8 +170,9 @@ impl RejectionKind {
         }
     }
 
-    /// Every kind, in declaration order (for per-kind counters and exhaustive tests).
-    pub const ALL: [Self; 30] = [
+    /// Every kind, in declaration order (for per-kind counters and exhaustive tests). A
+    /// slice, so adding a kind changes no type.
+    pub const ALL: &'static [Self] = &[
         Self::MissingSignature,
         Self::MalformedSignature,
         Self::InvalidSignature,
@@ -198,6 +204,9 @@ impl RejectionKind {
         Self::ShuttingDown,
         Self::StoreUnavailable,
     ];
+
+    /// How many kinds there are (the length of per-kind counter arrays).
+    pub(crate) const COUNT: usize = Self::ALL.len();
 
     /// This kind's position in [`ALL`](Self::ALL), which lists the kinds in declaration
     /// order (a test holds it to that).
@@ -239,32 +248,48 @@ impl Rejection {
         }
     }
 
-    /// A rejection the sender should retry after `delay`.
-    #[cold]
+    /// The same rejection, asking the sender to retry after `delay` (a `Retry-After`
+    /// header, in whole seconds rounded up).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::{Rejection, RejectionKind};
+    ///
+    /// let busy = Rejection::new(RejectionKind::InFlight).with_retry_after(Duration::from_secs(3));
+    /// assert_eq!(busy.retry_after(), Some(Duration::from_secs(3)));
+    /// ```
     #[must_use]
-    pub const fn retry_after(kind: RejectionKind, delay: Duration) -> Self {
-        Self {
-            kind,
-            retry_after: Some(delay),
-            parse_error: None,
-        }
+    pub const fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
+        self
+    }
+
+    /// The refusal of a service that is shutting down: the provider retries, perhaps to
+    /// another replica.
+    pub(crate) const SHUTTING_DOWN: Self =
+        Self::new(RejectionKind::ShuttingDown).with_retry_after(RETRY_SOON);
+
+    /// A refusal that is ours, not the sender's (a store down, the service busy): retry soon.
+    #[cold]
+    pub(crate) const fn retry_soon(kind: RejectionKind) -> Self {
+        Self::new(kind).with_retry_after(RETRY_SOON)
     }
 
     /// The kind.
     #[must_use]
-    pub fn kind(&self) -> RejectionKind {
+    pub const fn kind(&self) -> RejectionKind {
         self.kind
     }
 
     /// The HTTP status to answer.
     #[must_use]
-    pub fn status(&self) -> StatusCode {
+    pub const fn status(&self) -> StatusCode {
         self.kind.status()
     }
 
     /// The delay for a `Retry-After` header, when the status asks for one.
     #[must_use]
-    pub fn retry_after_delay(&self) -> Option<Duration> {
+    pub const fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
 
@@ -328,5 +353,35 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), RejectionKind::ALL.len());
+    }
+
+    #[test]
+    fn the_status_table_of_the_service_docs_names_every_kind_once_with_its_status() {
+        let docs = include_str!("service/mod.rs");
+        let mut named = Vec::new();
+        for row in docs.lines().filter_map(|l| l.strip_prefix("//! | ")) {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let [_, status, kinds, ..] = cells[..] else {
+                continue;
+            };
+            if !status.starts_with(|c: char| c.is_ascii_digit()) {
+                continue; // the header
+            }
+            for kind in kinds.split(", ").map(|k| k.trim_matches(['`', ' ', '|'])) {
+                if kind.is_empty() {
+                    continue;
+                }
+                let found = RejectionKind::ALL.iter().find(|k| k.as_str() == kind);
+                let found = found.unwrap_or_else(|| panic!("{kind} is not a kind"));
+                let code = found.status().as_u16().to_string();
+                assert!(
+                    status.starts_with(&code),
+                    "{kind}: {status} in the table, {code}"
+                );
+                named.push(*found);
+            }
+        }
+        named.sort_by_key(|k| k.index());
+        assert_eq!(named, RejectionKind::ALL, "every kind, once");
     }
 }

@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use http::StatusCode;
+
 use crate::rejection::RejectionKind;
 
 /// The outcome of one delivery (over HTTP or through [`ingest`](crate::VocalsService::ingest)).
@@ -34,6 +36,25 @@ impl Outcome {
             Self::Rejected(_) => "rejected",
         }
     }
+
+    /// The HTTP status it is answered with: 200 for the first three, the rejection's own
+    /// otherwise.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use vocals_callback::{Outcome, RejectionKind};
+    ///
+    /// assert_eq!(Outcome::Ignored.status(), StatusCode::OK);
+    /// let refused = Outcome::Rejected(RejectionKind::SignatureReused.into());
+    /// assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    /// ```
+    #[must_use]
+    pub const fn status(&self) -> StatusCode {
+        match self {
+            Self::Received | Self::Duplicate | Self::Ignored => StatusCode::OK,
+            Self::Rejected(rejection) => rejection.status(),
+        }
+    }
 }
 
 /// The live counters (one set per service, shared by its clones).
@@ -42,13 +63,12 @@ pub(crate) struct Counters {
     received: AtomicU64,
     duplicate: AtomicU64,
     ignored: AtomicU64,
-    rejected: [AtomicU64; RejectionKind::ALL.len()],
+    rejected: [AtomicU64; RejectionKind::COUNT],
     pub(crate) in_flight: AtomicU64,
     handled: AtomicU64,
     handler_failures: AtomicU64,
     retries: AtomicU64,
     dead_lettered: AtomicU64,
-    recalled: AtomicU64,
 }
 
 impl Counters {
@@ -79,10 +99,6 @@ impl Counters {
         self.dead_lettered.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn recalled(&self) {
-        self.recalled.fetch_add(1, Relaxed);
-    }
-
     pub(crate) fn snapshot(&self, queue_depth: usize) -> Stats {
         Stats {
             received: self.received.load(Relaxed),
@@ -95,7 +111,6 @@ impl Counters {
             handler_failures: self.handler_failures.load(Relaxed),
             retries: self.retries.load(Relaxed),
             dead_lettered: self.dead_lettered.load(Relaxed),
-            recalled: self.recalled.load(Relaxed),
         }
     }
 }
@@ -118,14 +133,13 @@ pub struct Stats {
     received: u64,
     duplicate: u64,
     ignored: u64,
-    rejected: [u64; RejectionKind::ALL.len()],
+    rejected: [u64; RejectionKind::COUNT],
     in_flight: u64,
     queue_depth: u64,
     handled: u64,
     handler_failures: u64,
     retries: u64,
     dead_lettered: u64,
-    recalled: u64,
 }
 
 impl Stats {
@@ -202,14 +216,5 @@ impl Stats {
     #[must_use]
     pub fn dead_lettered(&self) -> u64 {
         self.dead_lettered
-    }
-
-    /// Deliveries answered from the binding cache without parse or MAC: byte-identical
-    /// retries (same signature, timestamp and body) of a request already verified and
-    /// settled. Each is also counted in [`duplicate`](Self::duplicate) or
-    /// [`ignored`](Self::ignored), the answer it got.
-    #[must_use]
-    pub fn recalled(&self) -> u64 {
-        self.recalled
     }
 }

@@ -1,11 +1,10 @@
-#![cfg(feature = "testkit")]
 //! The hostile-input catalogue (issue 5, item 3): one test per entry, each asserting the
 //! exact status and rejection kind of DESIGN's status table. HTTP-level entries run over
 //! real sockets (axum's `route_service`, raw bytes on a `TcpStream` where hyper's own
 //! client would refuse to send them, and the reference receiver binary for the slow-client
 //! cut-offs); the floods run in-process through `tower::ServiceExt::oneshot`.
 
-mod common;
+mod support;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -22,14 +21,13 @@ use std::{
     time::{Duration, Instant, UNIX_EPOCH},
 };
 
-use axum::{Router, middleware::map_response, response::Response as AxumResponse};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use bytes::Bytes;
-use common::*;
 use hmac::{Hmac, Mac};
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::Full;
 use sha2::Sha256;
+use support::*;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -37,14 +35,11 @@ use tokio::{
 use tower::ServiceExt;
 use vocals_callback::{
     HandlerResult, ParseErrorKind, Rejection, RejectionKind, Secret, VocalsEvent, VocalsService,
-    dedup::MemoryStore,
-    service::{Builder, DEFAULT_BODY_LIMIT},
+    backend::MemoryBackend,
+    service::DEFAULT_BODY_LIMIT,
     testkit::{CallbackBody, TrackBody, sign_kie},
-    verify::{BindingCache, KieSignature},
+    verify::KieSignature,
 };
-
-/// The header the test router copies the rejection's `parse_error` into.
-const PARSE_ERROR_HEADER: &str = "x-test-parse-error";
 
 /// The floods measure the process's resident set: they must not run beside each other.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -52,52 +47,14 @@ static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 // ---------------------------------------------------------------------------------------
 // Fixture: the service on a real socket, with the rejection and its parse error exposed
 
-async fn expose_parse_error(mut res: AxumResponse) -> AxumResponse {
-    let parse_error = res
-        .extensions()
-        .get::<Rejection>()
-        .and_then(Rejection::parse_error);
-    if let Some(kind) = parse_error {
-        res.headers_mut()
-            .insert(PARSE_ERROR_HEADER, HeaderValue::from_static(kind.as_str()));
-    }
-    res
+/// What the hostile-input tests add to the shared fixture: raw writes and a check that
+/// nothing was stored.
+trait Hostile {
+    async fn raw(&self, bytes: &[u8]) -> Reply;
+    fn assert_no_state(&self);
 }
 
-struct Fx {
-    addr: SocketAddr,
-    svc: VocalsService<ProbeHandler>,
-    probe: Arc<Probe>,
-    client: HttpClient,
-}
-
-impl Fx {
-    async fn new(configure: impl FnOnce(Builder<ProbeHandler>) -> Builder<ProbeHandler>) -> Self {
-        let probe = Probe::new([]);
-        let svc = configure(builder(&probe)).build().unwrap();
-        let router: Router = callback_router(svc.clone()).layer(map_response(expose_parse_error));
-        let addr = serve_router(router).await;
-        Self {
-            addr,
-            svc,
-            probe,
-            client: client(),
-        }
-    }
-
-    async fn plain() -> Self {
-        Self::new(|b| b).await
-    }
-
-    /// `body` signed for `task` now.
-    async fn post(&self, task: &str, body: Vec<u8>) -> Answer {
-        send(
-            &self.client,
-            signed(self.addr, PATH, task, now_secs(), body),
-        )
-        .await
-    }
-
+impl Hostile for Fx {
     /// Connects, writes `bytes`, reads one answer (or the close).
     async fn raw(&self, bytes: &[u8]) -> Reply {
         let mut stream = raw_send(self.addr, bytes).await;
@@ -109,7 +66,7 @@ impl Fx {
     fn assert_no_state(&self) {
         assert_eq!(self.probe.call_count(), 0, "the handler ran");
         assert_eq!(self.svc.dedup_store().len(), 0, "a dedup entry was created");
-        assert_eq!(binding(&self.svc).len(), 0, "a binding entry was created");
+        assert_eq!(self.svc.binding().len(), 0, "a binding entry was created");
         assert_eq!(self.svc.stats().received(), 0);
     }
 }
@@ -127,13 +84,6 @@ fn assert_body_refused(answer: &Answer, kind: RejectionKind, parse_error: Option
         parse_error.map(ParseErrorKind::as_str),
         "{answer:?}"
     );
-}
-
-/// The service's in-process binding cache.
-fn binding<H: vocals_callback::VocalsHandler, S: vocals_callback::dedup::DedupStore>(
-    svc: &VocalsService<H, S>,
-) -> &BindingCache {
-    svc.binding_cache().expect("the in-process binding cache")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -303,7 +253,7 @@ async fn nested_brackets_100_000_deep_are_refused_or_skipped_without_recursion()
     let fx = Fx::plain().await;
     // As the whole body: refused at its first byte (the root must be an object).
     let root = vec![b'['; 100_000];
-    let answer = fx.post("task-nested", root).await;
+    let answer = fx.post_now("task-nested", root).await;
     assert_body_refused(
         &answer,
         RejectionKind::InvalidBody,
@@ -317,7 +267,7 @@ async fn nested_brackets_100_000_deep_are_refused_or_skipped_without_recursion()
     ] {
         let mut body = prefix.as_bytes().to_vec();
         body.extend(std::iter::repeat_n(b'[', 100_000));
-        let answer = fx.post("task-nested", body).await;
+        let answer = fx.post_now("task-nested", body).await;
         assert_body_refused(
             &answer,
             RejectionKind::InvalidBody,
@@ -329,7 +279,7 @@ async fn nested_brackets_100_000_deep_are_refused_or_skipped_without_recursion()
         b"{\"code\":200,\"data\":{\"task_id\":\"task-nested\",\"callbackType\":".to_vec();
     body.extend(std::iter::repeat_n(b'[', 100_000));
     assert_body_refused(
-        &fx.post("task-nested", body).await,
+        &fx.post_now("task-nested", body).await,
         RejectionKind::InvalidBody,
         Some(ParseErrorKind::CallbackTypeNotString),
     );
@@ -337,7 +287,7 @@ async fn nested_brackets_100_000_deep_are_refused_or_skipped_without_recursion()
     let mut objects = b"{\"code\":200,\"zz\":".to_vec();
     objects.extend(std::iter::repeat_n(&b"{\"a\":"[..], 40_000).flatten());
     assert_body_refused(
-        &fx.post("task-nested", objects).await,
+        &fx.post_now("task-nested", objects).await,
         RejectionKind::InvalidBody,
         Some(ParseErrorKind::InvalidJson),
     );
@@ -361,7 +311,7 @@ async fn nested_brackets_100_000_deep_are_refused_or_skipped_without_recursion()
             format!(r#","data":{{"task_id":"{task}","callbackType":"complete"}}}}"#).as_bytes(),
         );
         assert!(body.len() <= DEFAULT_BODY_LIMIT, "{}", body.len());
-        fx.post(&task, body).await.assert_ok("received");
+        fx.post_now(&task, body).await.assert_ok("received");
     }
     // The same nesting in a track field read leniently (a prompt that is not a string is
     // dropped, not an error) is skipped the same way.
@@ -369,7 +319,9 @@ async fn nested_brackets_100_000_deep_are_refused_or_skipped_without_recursion()
     body.extend(std::iter::repeat_n(b'[', levels));
     body.extend(std::iter::repeat_n(b']', levels));
     body.extend_from_slice(b"}]}}");
-    fx.post("task-deep-track", body).await.assert_ok("received");
+    fx.post_now("task-deep-track", body)
+        .await
+        .assert_ok("received");
     assert_eq!(fx.probe.call_count(), 3);
 }
 
@@ -424,7 +376,9 @@ async fn a_body_at_the_limit_full_of_numbers_is_received_and_one_byte_more_is_re
     let body = numbers_body("task-numbers", DEFAULT_BODY_LIMIT);
     serde_json::from_slice::<serde_json::Value>(&body).expect("the body is valid JSON");
     let started = Instant::now();
-    fx.post("task-numbers", body).await.assert_ok("received");
+    fx.post_now("task-numbers", body)
+        .await
+        .assert_ok("received");
     eprintln!(
         "a {DEFAULT_BODY_LIMIT}-byte body of numbers: answered in {:?}",
         started.elapsed()
@@ -435,7 +389,7 @@ async fn a_body_at_the_limit_full_of_numbers_is_received_and_one_byte_more_is_re
 
     // One byte more: refused by its Content-Length, before any body byte is read.
     let over = numbers_body("task-numbers-2", DEFAULT_BODY_LIMIT + 1);
-    let answer = fx.post("task-numbers-2", over.clone()).await;
+    let answer = fx.post_now("task-numbers-2", over.clone()).await;
     assert_body_refused(&answer, RejectionKind::BodyTooLarge, None);
     // And counted while reading when no length is declared (chunked).
     let lines = format!(
@@ -486,7 +440,7 @@ async fn invalid_utf8_is_an_invalid_body_wherever_it_is() {
         ),
     ];
     for (what, body) in cases {
-        let answer = fx.post("t", body.to_vec()).await;
+        let answer = fx.post_now("t", body.to_vec()).await;
         eprintln!("{what}: {} {}", answer.status, answer.text());
         assert_body_refused(
             &answer,
@@ -523,7 +477,7 @@ async fn lone_surrogate_escapes_are_invalid_bodies_where_they_are_read() {
         ),
     ];
     for (what, body) in refused {
-        let answer = fx.post("t", body.as_bytes().to_vec()).await;
+        let answer = fx.post_now("t", body.as_bytes().to_vec()).await;
         eprintln!("{what}: {} {}", answer.status, answer.text());
         assert_body_refused(
             &answer,
@@ -536,12 +490,12 @@ async fn lone_surrogate_escapes_are_invalid_bodies_where_they_are_read() {
     // In a field the parser skips, the escape is never decoded: the callback is received.
     let skipped =
         r#"{"code":200,"zz":"\ud800","data":{"task_id":"task-sur","callbackType":"complete"}}"#;
-    fx.post("task-sur", skipped.as_bytes().to_vec())
+    fx.post_now("task-sur", skipped.as_bytes().to_vec())
         .await
         .assert_ok("received");
     // A valid pair is decoded, and the signature covers the decoded task id.
     let pair = r#"{"code":200,"data":{"task_id":"task-\ud83c\udfb5","callbackType":"complete"}}"#;
-    fx.post("task-\u{1f3b5}", pair.as_bytes().to_vec())
+    fx.post_now("task-\u{1f3b5}", pair.as_bytes().to_vec())
         .await
         .assert_ok("received");
     let tasks: Vec<_> = fx.probe.calls().into_iter().map(|c| c.task_id).collect();
@@ -559,7 +513,7 @@ async fn task_id_twice_in_one_object_is_an_invalid_body_whichever_copy_is_signed
         r#"{"code":200,"data":{"task_id":"task-a","task_id":"task-a","callbackType":"complete"}}"#;
     for body in [twice, escaped, same] {
         for signed_for in ["task-a", "task-b"] {
-            let answer = fx.post(signed_for, body.as_bytes().to_vec()).await;
+            let answer = fx.post_now(signed_for, body.as_bytes().to_vec()).await;
             assert_body_refused(
                 &answer,
                 RejectionKind::InvalidBody,
@@ -574,7 +528,7 @@ async fn task_id_twice_in_one_object_is_an_invalid_body_whichever_copy_is_signed
         r#"{"code":200,"data":{"task_id":"task-a","callbackType":"text","callbackType":"complete"}}"#,
     ] {
         assert_body_refused(
-            &fx.post("task-a", body.as_bytes().to_vec()).await,
+            &fx.post_now("task-a", body.as_bytes().to_vec()).await,
             RejectionKind::InvalidBody,
             Some(ParseErrorKind::DuplicateKey),
         );
@@ -582,7 +536,7 @@ async fn task_id_twice_in_one_object_is_an_invalid_body_whichever_copy_is_signed
     fx.assert_no_state();
     // An escaped key alone is that key.
     let alone = r#"{"code":200,"data":{"task\u005fid":"task-a","callbackType":"complete"}}"#;
-    fx.post("task-a", alone.as_bytes().to_vec())
+    fx.post_now("task-a", alone.as_bytes().to_vec())
         .await
         .assert_ok("received");
 }
@@ -621,7 +575,7 @@ async fn numbers_out_of_range_are_refused_in_the_envelope_and_tolerated_in_track
         ),
     ];
     for (body, parse_error) in refused {
-        let answer = fx.post("t", body.as_bytes().to_vec()).await;
+        let answer = fx.post_now("t", body.as_bytes().to_vec()).await;
         eprintln!("{body}: {} {}", answer.status, answer.text());
         assert_body_refused(&answer, RejectionKind::InvalidBody, Some(parse_error));
     }
@@ -633,7 +587,7 @@ async fn numbers_out_of_range_are_refused_in_the_envelope_and_tolerated_in_track
         r#"{"code":200,"zz":1e400,"data":{"task_id":"task-n3","callbackType":"complete"}}"#,
     ];
     for (i, body) in tolerated.into_iter().enumerate() {
-        fx.post(&format!("task-n{}", i + 1), body.as_bytes().to_vec())
+        fx.post_now(&format!("task-n{}", i + 1), body.as_bytes().to_vec())
             .await
             .assert_ok("received");
     }
@@ -761,7 +715,7 @@ async fn a_content_length_shorter_than_the_body_cuts_the_body() {
 #[tokio::test]
 async fn a_content_length_longer_than_the_body_times_out_or_breaks_the_read() {
     let read_timeout = Duration::from_secs(1);
-    let fx = Fx::new(|b| b.read_timeout(read_timeout)).await;
+    let fx = Fx::new([], |b| b.read_timeout(read_timeout)).await;
     let body = complete("task-long");
     let lines = format!(
         "{}content-length: {}\r\n",
@@ -1316,12 +1270,12 @@ async fn nfc_and_nfd_task_ids_are_two_tasks() {
     ];
     for (nfc, nfd) in pairs {
         assert_ne!(nfc.as_bytes(), nfd.as_bytes());
-        fx.post(nfc, complete(nfc)).await.assert_ok("received");
-        fx.post(nfd, complete(nfd)).await.assert_ok("received");
-        fx.post(nfc, complete(nfc)).await.assert_ok("duplicate");
-        fx.post(nfd, complete(nfd)).await.assert_ok("duplicate");
+        fx.post_now(nfc, complete(nfc)).await.assert_ok("received");
+        fx.post_now(nfd, complete(nfd)).await.assert_ok("received");
+        fx.post_now(nfc, complete(nfc)).await.assert_ok("duplicate");
+        fx.post_now(nfd, complete(nfd)).await.assert_ok("duplicate");
         // One form's signature does not verify the other.
-        let answer = fx.post(nfc, complete(nfd)).await;
+        let answer = fx.post_now(nfc, complete(nfd)).await;
         answer.assert_refused(RejectionKind::InvalidSignature, false);
     }
     let tasks: Vec<_> = fx.probe.calls().into_iter().map(|c| c.task_id).collect();
@@ -1440,9 +1394,11 @@ async fn a_flood_of_badly_signed_requests_creates_no_dedup_or_binding_entry() {
     // A genuine callback then creates exactly one of each, and a swapped body under its
     // signature creates nothing more.
     let body = complete("task-forged-0");
-    fx.post("task-forged-0", body).await.assert_ok("received");
+    fx.post_now("task-forged-0", body)
+        .await
+        .assert_ok("received");
     assert_eq!(fx.svc.dedup_store().len(), 1);
-    assert_eq!(binding(&fx.svc).len(), 1);
+    assert_eq!(fx.svc.binding().len(), 1);
     let ts = now_secs();
     send(
         &fx.client,
@@ -1468,7 +1424,7 @@ async fn a_flood_of_badly_signed_requests_creates_no_dedup_or_binding_entry() {
         .assert_refused(RejectionKind::SignatureReused, false);
     }
     assert_eq!(fx.svc.dedup_store().len(), 2);
-    assert_eq!(binding(&fx.svc).len(), 2);
+    assert_eq!(fx.svc.binding().len(), 2);
     assert_eq!(fx.probe.call_count(), 2);
 }
 
@@ -1554,17 +1510,20 @@ async fn a_flood_of_1_000_000_unique_signed_tasks_stays_within_the_memory_bounds
         let clock = Arc::clone(&clock);
         VocalsService::builder(counting(&calls))
             .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
-            .dedup_store(MemoryStore::new(DEDUP_CAPACITY).unwrap())
-            .binding_capacity(BINDING_CAPACITY)
+            .backend(
+                MemoryBackend::new()
+                    .with_capacity(DEDUP_CAPACITY)
+                    .with_binding_capacity(BINDING_CAPACITY),
+            )
             .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Relaxed)))
             .build()
             .unwrap()
     };
-    assert_eq!(binding(&svc).capacity(), BINDING_CAPACITY);
+    assert_eq!(svc.binding().capacity(), BINDING_CAPACITY);
     let signer = Signer::new();
     let id_len = format!("flood-{:012}", 0).len();
-    let bound = 2 * BINDING_CAPACITY * BindingCache::BYTES_PER_ENTRY
-        + DEDUP_CAPACITY * dedup_task_bound(id_len);
+    // The binding cache's documented bound, twice: a purge builds a second table.
+    let bound = 2 * svc.binding().memory_bound() + DEDUP_CAPACITY * dedup_task_bound(id_len);
 
     let before = rss();
     let started = Instant::now();
@@ -1588,7 +1547,7 @@ async fn a_flood_of_1_000_000_unique_signed_tasks_stays_within_the_memory_bounds
         }
         if i % 1_000 == 999 {
             let dedup = svc.dedup_store().len();
-            let bound_entries = binding(&svc).len();
+            let bound_entries = svc.binding().len();
             assert!(dedup <= DEDUP_CAPACITY, "dedup store at {dedup} after {i}");
             assert!(
                 bound_entries <= BINDING_CAPACITY,

@@ -11,7 +11,6 @@
 //! The package is installed with `python3 -m pip install --quiet standardwebhooks` when it
 //! is missing (set `PYTHON` to use another interpreter). The test fails, never skips, when
 //! Python or the package cannot be had.
-#![cfg(feature = "testkit")]
 
 use std::{
     io::Write,

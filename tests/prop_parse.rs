@@ -17,7 +17,7 @@ use vocals_callback::{
     ParseErrorKind, Track, VocalsEvent, lyrics::Lyrics, parse, record_info, record_info::RecordInfo,
 };
 
-#[path = "shared/fixtures.rs"]
+#[path = "support/fixtures.rs"]
 mod fixtures;
 use fixtures::{CALLBACKS, RECORD_INFOS};
 

@@ -285,7 +285,7 @@ fn check_store_against_model(capacity: usize, ops: &[StoreOp]) -> Result<(), Tes
                     Duration::from_millis(lease_ms),
                 );
                 if !guard {
-                    req = req.deliver_late_stages();
+                    req = req.with_late_stage_guard(false);
                 }
                 let got = ready(store.claim(&req)).map_err(|_| ());
                 let want = model.claim(task, stage, guard, now);
@@ -677,7 +677,7 @@ fn check_binding_against_model(
         let now = at_ms(now_ms);
         let now_secs = T0 + now_ms / 1000;
         let expires = ts.saturating_add(tolerance);
-        let got = cache.bind(&mac(m), ts, BODIES[body], now);
+        let got = cache.bind_mac(&mac(m), ts, BODIES[body], now);
         // The model: a live entry (expiry not passed) answers for its MAC; an expired one is
         // rebound; a new MAC needs room, made only of expired entries.
         let want: Result<(), (RejectionKind, Option<Duration>)> = match model.get(&m) {
@@ -708,7 +708,7 @@ fn check_binding_against_model(
                 }
             }
         };
-        let got = got.map_err(|e| (e.kind(), e.retry_after_delay()));
+        let got = got.map_err(|e| (e.kind(), e.retry_after()));
         prop_assert_eq!(got, want, "step {}: {:?} at {}", step, op, now_secs);
         prop_assert!(cache.len() <= capacity);
         prop_assert_eq!(cache.len(), model.len(), "step {}", step);
@@ -718,7 +718,7 @@ fn check_binding_against_model(
                 let other = (bound + 1) % BODIES.len();
                 prop_assert_eq!(
                     cache
-                        .bind(&mac(m), until - tolerance.min(until), BODIES[other], now)
+                        .bind_mac(&mac(m), until - tolerance.min(until), BODIES[other], now)
                         .map_err(|e| e.kind()),
                     Err(RejectionKind::SignatureReused),
                     "step {}: live entry {} lost",

@@ -12,7 +12,7 @@ use vocals_callback::{
     CreatedAt, FailureKind, ParseError, Stage, Track, VocalsEvent, parse, record_info,
 };
 
-#[path = "shared/fixtures.rs"]
+#[path = "support/fixtures.rs"]
 mod fixtures;
 use fixtures::{CALLBACKS, RECORD_INFOS};
 

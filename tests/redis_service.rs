@@ -17,14 +17,13 @@ use http::{Request, StatusCode};
 use http_body_util::Full;
 use vocals_callback::{
     HandlerError, HandlerResult, RejectionKind, Secret, VocalsEvent, VocalsHandler, VocalsService,
-    redis::{RedisBinding, RedisConfig, RedisStore},
+    redis::{RedisBackend, RedisConfig},
     testkit::{CallbackBody, RedisServer, kie_request},
     verify::KieSignature,
 };
 
-#[path = "shared/oneshot.rs"]
-mod oneshot;
-use oneshot::send;
+mod support;
+use support::oneshot::send;
 
 const KEY: &str = "replica-shared-key";
 
@@ -61,16 +60,15 @@ fn replica(
     redis: &RedisServer,
     prefix: &str,
     handler: &Shared,
-) -> VocalsService<Shared, RedisStore> {
+) -> VocalsService<Shared, RedisBackend> {
     let conn = RedisConfig::new(redis.url())
-        .key_prefix(prefix)
-        .timeout(Duration::from_millis(500))
+        .with_key_prefix(prefix)
+        .with_timeout(Duration::from_millis(500))
         .connect()
         .unwrap();
     VocalsService::builder(handler.clone())
         .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
-        .dedup_store(RedisStore::new(conn.clone()))
-        .redis_binding(RedisBinding::new(conn, Duration::from_secs(300)).unwrap())
+        .backend(RedisBackend::new(conn))
         .build()
         .unwrap()
 }

@@ -20,9 +20,9 @@ use tower::ServiceExt as _;
 use vocals_callback::{
     ConfigErrorKind, HandlerResult, RejectionKind, Secret, Stage, VocalsEvent, VocalsService,
     dedup::{Claim, ClaimRequest, ClaimToken, DEFAULT_RETENTION, DedupKey, DedupStore},
-    redis::{RedisBinding, RedisConfig, RedisConnection, RedisStore},
+    redis::{RedisBackend, RedisBinding, RedisConfig, RedisConnection, RedisStore},
     testkit::{CallbackBody, RedisServer, kie_request},
-    verify::{BodyDigest, KieSignature, Verifier, VerifyRequest},
+    verify::{BindingStore, BodyDigest, KieSignature, Verifier, VerifyRequest},
 };
 
 const LEASE: Duration = Duration::from_secs(11);
@@ -31,7 +31,7 @@ const T0: u64 = 1_769_670_760;
 
 fn connect(server: &RedisServer) -> RedisConnection {
     RedisConfig::new(server.url())
-        .timeout(Duration::from_millis(500))
+        .with_timeout(Duration::from_millis(500))
         .connect()
         .unwrap()
 }
@@ -179,7 +179,7 @@ async fn late_stages_are_superseded_in_the_documented_order() {
     );
 
     // Without the guard, a late stage is claimed like any key.
-    let late = req("c", Stage::Text).deliver_late_stages();
+    let late = req("c", Stage::Text).with_late_stage_guard(false);
     let token = claim_new(&store, &late).await;
 
     // Done and InFlight come before Superseded.
@@ -284,13 +284,13 @@ async fn prefixes_separate_receivers_sharing_one_redis() {
     let a = store(&server);
     let b = RedisStore::new(
         RedisConfig::new(server.url())
-            .key_prefix("other:")
+            .with_key_prefix("other:")
             .connect()
             .unwrap(),
     );
     handled(&a, "t", Stage::Complete).await;
     claim_new(&b, &req("t", Stage::Complete)).await;
-    assert_eq!(b.connection().prefix(), "other:");
+    assert_eq!(b.connection().key_prefix(), "other:");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,8 +329,7 @@ fn signed_request(
 ) -> vocals_callback::verify::Signed {
     let request = kie_request(KEY, task, ts, body.to_vec());
     let req = VerifyRequest::new(request.headers(), body, now).with_task_id(Some(task));
-    verifier.verify(&req).unwrap();
-    verifier.presented_signature(&req).unwrap()
+    verifier.verify(&req).unwrap().signature().unwrap().clone()
 }
 
 fn at(secs: u64) -> SystemTime {
@@ -350,15 +349,12 @@ async fn a_binding_passes_retries_and_refuses_a_swapped_body_on_any_replica() {
     let now = at(T0);
     let signed = signed_request(&verifier, "t-bind", T0, &body, now);
 
-    let digest = |b: &RedisBinding, bytes: &[u8]| b.digest().digest(bytes);
-    one.bind(&signed, &digest(&one, &body), now).await.unwrap();
-    one.bind(&signed, &digest(&one, &body), now).await.unwrap();
-    two.bind(&signed, &digest(&two, &body), at(T0 + 60))
-        .await
-        .unwrap();
+    one.bind(&signed, &body, now).await.unwrap();
+    one.bind(&signed, &body, now).await.unwrap();
+    two.bind(&signed, &body, at(T0 + 60)).await.unwrap();
     for binding in [&one, &two] {
         let err = binding
-            .bind(&signed, &digest(binding, &swapped), at(T0 + 60))
+            .bind(&signed, &swapped, at(T0 + 60))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), RejectionKind::SignatureReused);
@@ -366,15 +362,13 @@ async fn a_binding_passes_retries_and_refuses_a_swapped_body_on_any_replica() {
     }
     // The window's edges are the memory cache's: refused at T + 300, free after.
     assert_eq!(
-        two.bind(&signed, &digest(&two, &swapped), at(T0 + 300))
+        two.bind(&signed, &swapped, at(T0 + 300))
             .await
             .unwrap_err()
             .kind(),
         RejectionKind::SignatureReused
     );
-    two.bind(&signed, &digest(&two, &swapped), at(T0 + 301))
-        .await
-        .unwrap();
+    two.bind(&signed, &swapped, at(T0 + 301)).await.unwrap();
 
     // bind_mac and bind_verified are the same binding.
     one.bind_mac(&[9; 32], T0, b"x", now).await.unwrap();
@@ -410,10 +404,7 @@ async fn a_binding_expires_when_its_window_ends_and_digests_must_agree() {
     // Bound 100 s into a 600 s window (the verifier's, longer than the binding's 300 s):
     // it lives 501 s more (the last second included), plus the 30 s clock margin.
     let signed = signed_request(&verifier, "t-exp", T0, &body, at(T0 + 100));
-    binding
-        .bind(&signed, &binding.digest().digest(&body), at(T0 + 100))
-        .await
-        .unwrap();
+    binding.bind(&signed, &body, at(T0 + 100)).await.unwrap();
     let keys: Vec<String> = redis.keys("vocals:bind:*").await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].len(), "vocals:bind:".len() + 64);
@@ -488,7 +479,7 @@ async fn redis_down_is_an_error_at_once_and_the_same_store_recovers_after_a_rest
             .unwrap_err();
         assert_eq!(err.kind(), RejectionKind::StoreUnavailable);
         assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(5)));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
         assert!(store.connection().ping().await.is_err());
         assert!(
             started.elapsed() < Duration::from_secs(3),
@@ -553,7 +544,7 @@ async fn the_service_answers_503_while_redis_is_down_and_recovers() {
         }
     })
     .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
-    .dedup_store(store(&server))
+    .backend(RedisBackend::new(connect(&server)))
     .build()
     .unwrap();
     let send = |task: &str| {

@@ -3,7 +3,7 @@
 //! configuration errors. In-process with tower's `oneshot` where a socket adds nothing;
 //! shutdown and client disconnects over real sockets.
 
-mod common;
+mod support;
 
 use std::{
     sync::{
@@ -14,13 +14,15 @@ use std::{
 };
 
 use bytes::Bytes;
-use common::*;
 use http::Request;
 use http_body_util::{BodyExt, Full};
+use support::*;
 use tokio::sync::mpsc;
 use tower::ServiceExt;
 use vocals_callback::{
-    ConfigErrorKind, Outcome, Rejection, RejectionKind, VocalsService, parse,
+    ConfigErrorKind, Outcome, Rejection, RejectionKind, VocalsService,
+    backend::MemoryBackend,
+    parse,
     service::{Builder, DeadLetter, QueueConfig},
     testkit::{CallbackBody, kie_request},
 };
@@ -76,7 +78,8 @@ fn delivery(task: &str, ts: u64, body: Vec<u8>) -> Request<Vec<u8>> {
     kie_request(KEY, task, ts, body)
 }
 
-/// A dead-letter hook that forwards `(task_id, attempts, error)`.
+/// A dead-letter hook that forwards `(task_id, attempts, failure)`, the failure as
+/// `kind: source` (empty when no call was made).
 fn dead_letters() -> (
     impl Fn(DeadLetter) + Send + Sync + 'static,
     mpsc::UnboundedReceiver<(String, u32, String)>,
@@ -86,7 +89,10 @@ fn dead_letters() -> (
         let _ = tx.send((
             dead.event().task_id().to_owned(),
             dead.attempts(),
-            dead.error().to_owned(),
+            dead.failure().map_or_else(String::new, |failure| {
+                let source = std::error::Error::source(failure).map(ToString::to_string);
+                format!("{}: {}", failure.as_str(), source.unwrap_or_default())
+            }),
         ));
     };
     (hook, rx)
@@ -108,7 +114,10 @@ async fn next_dead(
 async fn queued_answers_200_before_the_handler_runs() {
     let probe = Probe::new([Step::Block]);
     let (b, _clock) = fixed(&probe);
-    let svc = b.queued(QueueConfig::new().workers(1)).build().unwrap();
+    let svc = b
+        .queued(QueueConfig::new().with_workers(1))
+        .build()
+        .unwrap();
 
     call(&svc, delivery("q1", T0, complete("q1")))
         .await
@@ -144,10 +153,10 @@ async fn queued_failures_are_retried_with_backoff_then_dead_lettered_once() {
     let svc = b
         .queued(
             QueueConfig::new()
-                .workers(1)
-                .max_attempts(3)
-                .backoff(Duration::from_millis(40), Duration::from_secs(1))
-                .dead_letter(hook),
+                .with_workers(1)
+                .with_max_attempts(3)
+                .with_backoff(Duration::from_millis(40), Duration::from_secs(1))
+                .with_dead_letter(hook),
         )
         .build()
         .unwrap();
@@ -157,7 +166,7 @@ async fn queued_failures_are_retried_with_backoff_then_dead_lettered_once() {
         .assert_ok("received");
     let (task, attempts, error) = next_dead(&mut dead).await;
     assert_eq!((task.as_str(), attempts), ("q-dead", 3));
-    assert!(error.contains("scripted failure"), "{error}");
+    assert_eq!(error, "error: scripted failure");
 
     let calls = probe.calls();
     assert_eq!(calls.len(), 3);
@@ -183,9 +192,9 @@ async fn queued_errors_and_panics_are_retried_until_the_handler_succeeds() {
     let svc = b
         .queued(
             QueueConfig::new()
-                .max_attempts(3)
-                .backoff(Duration::from_millis(1), Duration::from_millis(5))
-                .dead_letter(hook),
+                .with_max_attempts(3)
+                .with_backoff(Duration::from_millis(1), Duration::from_millis(5))
+                .with_dead_letter(hook),
         )
         .build()
         .unwrap();
@@ -212,7 +221,9 @@ async fn queued_retry_after_asked_by_the_handler_is_respected_and_capped() {
     ]);
     let (b, _clock) = fixed(&probe);
     let svc = b
-        .queued(QueueConfig::new().backoff(Duration::from_millis(10), Duration::from_millis(500)))
+        .queued(
+            QueueConfig::new().with_backoff(Duration::from_millis(10), Duration::from_millis(500)),
+        )
         .build()
         .unwrap();
     call(&svc, delivery("q-later", T0, complete("q-later")))
@@ -235,7 +246,7 @@ async fn queued_retry_after_asked_by_the_handler_is_respected_and_capped() {
 async fn shutdown_drains_the_queue_then_refuses_new_deliveries_over_a_socket() {
     let probe = Probe::new([Step::Block]);
     let svc = builder(&probe)
-        .queued(QueueConfig::new().workers(1).capacity(16))
+        .queued(QueueConfig::new().with_workers(1).with_capacity(16))
         .build()
         .unwrap();
     let addr = serve(svc.clone()).await;
@@ -294,7 +305,7 @@ async fn shutdown_with_too_short_a_grace_dead_letters_what_is_still_queued() {
     let (hook, mut dead) = dead_letters();
     let (b, _clock) = fixed(&probe);
     let svc = b
-        .queued(QueueConfig::new().workers(1).dead_letter(hook))
+        .queued(QueueConfig::new().with_workers(1).with_dead_letter(hook))
         .build()
         .unwrap();
     for task in ["short-0", "short-1", "short-2"] {
@@ -316,6 +327,10 @@ async fn shutdown_with_too_short_a_grace_dead_letters_what_is_still_queued() {
     assert_eq!(letters[0].0, "short-1");
     assert_eq!(letters[1].0, "short-2");
     assert!(letters.iter().all(|(_, attempts, _)| *attempts == 0));
+    assert!(
+        letters.iter().all(|(_, _, failure)| failure.is_empty()),
+        "never called, so no failure: {letters:?}"
+    );
     assert!(dead.try_recv().is_err());
     assert_eq!(svc.stats().dead_lettered(), 2);
     assert_eq!(probe.call_count(), 1);
@@ -328,7 +343,10 @@ async fn shutdown_with_too_short_a_grace_dead_letters_what_is_still_queued() {
 async fn shutdown_counts_an_abandoned_queued_call_once_and_not_as_still_running() {
     let probe = Probe::new([Step::Block]);
     let (b, _clock) = fixed(&probe);
-    let svc = b.queued(QueueConfig::new().workers(1)).build().unwrap();
+    let svc = b
+        .queued(QueueConfig::new().with_workers(1))
+        .build()
+        .unwrap();
     call(&svc, delivery("stuck", T0, complete("stuck")))
         .await
         .assert_ok("received");
@@ -615,7 +633,7 @@ fn builder_refuses_zero_limits_and_bad_paths() {
         ConfigErrorKind::ZeroCapacity
     );
     assert_eq!(
-        kind(builder(&probe).binding_capacity(0)),
+        kind(builder(&probe).backend(MemoryBackend::new().with_binding_capacity(0))),
         ConfigErrorKind::ZeroCapacity
     );
     assert_eq!(
@@ -640,14 +658,13 @@ fn builder_refuses_queued_dispatch_outside_a_runtime_and_bad_queue_settings() {
         ConfigErrorKind::NoRuntime
     );
     assert_eq!(
-        kind(builder(&probe).queued(QueueConfig::new().capacity(0))),
+        kind(builder(&probe).queued(QueueConfig::new().with_capacity(0))),
         ConfigErrorKind::ZeroCapacity
     );
     assert_eq!(
-        kind(
-            builder(&probe)
-                .queued(QueueConfig::new().backoff(Duration::from_secs(2), Duration::from_secs(1)))
-        ),
+        kind(builder(&probe).queued(
+            QueueConfig::new().with_backoff(Duration::from_secs(2), Duration::from_secs(1))
+        )),
         ConfigErrorKind::InvalidDuration
     );
     // Inline dispatch needs no runtime to be built.

@@ -3,63 +3,23 @@
 //! table, each asserting the status, the JSON body and the headers, and the concurrency
 //! promises (one handler call per key, retries after failures, `ingest` beside HTTP).
 
-mod common;
+mod support;
 
-use std::{
-    net::SocketAddr,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::{Router, routing::get};
-use common::*;
 use http::{StatusCode, header};
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+use support::*;
 use tokio::{io::AsyncWriteExt, net::TcpListener};
 use vocals_callback::{
-    Outcome, RejectionKind, Secret, Stage, VocalsService, parse,
-    service::{Builder, QueueConfig},
+    Outcome, RejectionKind, Secret, Stage, VocalsService,
+    backend::MemoryBackend,
+    parse,
+    service::QueueConfig,
     testkit::{CallbackBody, TrackBody},
     verify::{IpAllowlist, KieSignature, UrlToken},
 };
-
-/// A service around a scripted [`Probe`], served with `route_service` on a real socket.
-struct Fx {
-    addr: SocketAddr,
-    svc: VocalsService<ProbeHandler>,
-    probe: Arc<Probe>,
-    client: HttpClient,
-}
-
-impl Fx {
-    async fn new(
-        script: impl IntoIterator<Item = Step>,
-        configure: impl FnOnce(Builder<ProbeHandler>) -> Builder<ProbeHandler>,
-    ) -> Self {
-        let probe = Probe::new(script);
-        let svc = configure(builder(&probe)).build().unwrap();
-        let addr = serve(svc.clone()).await;
-        Self {
-            addr,
-            svc,
-            probe,
-            client: client(),
-        }
-    }
-
-    async fn plain() -> Self {
-        Self::new([], |b| b).await
-    }
-
-    /// A delivery signed for `task` at `ts`.
-    async fn post(&self, task: &str, ts: u64, body: Vec<u8>) -> Answer {
-        send(&self.client, signed(self.addr, PATH, task, ts, body)).await
-    }
-
-    async fn send(&self, req: http::Request<http_body_util::Full<bytes::Bytes>>) -> Answer {
-        send(&self.client, req).await
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // The three ways to mount it
@@ -789,7 +749,7 @@ async fn row_503_handler_asking_for_a_later_retry() {
 #[tokio::test]
 async fn row_503_queue_full_with_retry_after() {
     let fx = Fx::new([Step::Block], |b| {
-        b.queued(QueueConfig::new().capacity(1).workers(1))
+        b.queued(QueueConfig::new().with_capacity(1).with_workers(1))
     })
     .await;
     let now = now_secs();
@@ -819,7 +779,10 @@ async fn row_503_queue_full_with_retry_after() {
 
 #[tokio::test]
 async fn row_503_binding_cache_full_with_retry_after() {
-    let fx = Fx::new([], |b| b.binding_capacity(1)).await;
+    let fx = Fx::new([], |b| {
+        b.backend(MemoryBackend::new().with_binding_capacity(1))
+    })
+    .await;
     let now = now_secs();
     fx.post("bind-a", now, complete("bind-a"))
         .await

@@ -1,7 +1,6 @@
 //! Property tests of the signature verifiers: what the testkit signs (random keys, ids,
 //! timestamps inside the window, bodies) verifies, and any single-byte change of the
 //! signature, timestamp, id / task id or (for the body schemes) body is refused.
-#![cfg(feature = "testkit")]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use proptest::prelude::*;
 use vocals_callback::{
     ConfigErrorKind, RejectionKind, Secret,
-    verify::{IpAllowlist, UrlToken, Verifier, VerifyRequest},
+    verify::{HeaderCheck, IpAllowlist, UrlToken, Verifier, VerifyRequest},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -50,7 +50,14 @@ fn right_token_passes_with_its_label() {
         check_query(&v, Some(&format!("token={TOKEN}"))),
         Ok(Some("default".to_owned()))
     );
-    assert!(!v.needs_body());
+    // The whole check runs on the headers alone, before any body is read.
+    let headers = HeaderMap::new();
+    let query = format!("token={TOKEN}");
+    let early = VerifyRequest::new(&headers, b"", UNIX_EPOCH).with_query(Some(&query));
+    assert!(
+        matches!(v.check_headers(&early), Ok(HeaderCheck::Verified(ref p)) if p.key_label() == Some("default")),
+        "a URL token needs no body"
+    );
     assert_eq!(v.param(), "token");
 }
 
@@ -306,7 +313,13 @@ fn proxied() -> IpAllowlist {
 #[test]
 fn v4_inside_and_outside() {
     let v = allowlist();
-    assert!(!v.needs_body());
+    let headers = HeaderMap::new();
+    let early = VerifyRequest::new(&headers, b"", UNIX_EPOCH)
+        .with_peer(Some("203.0.113.7".parse().unwrap()));
+    assert!(
+        matches!(v.check_headers(&early), Ok(HeaderCheck::Verified(_))),
+        "an allowlist needs no body"
+    );
     assert_eq!(check_peer(&v, Some("203.0.113.7"), &[]), Ok(()));
     assert_eq!(check_peer(&v, Some("203.0.114.7"), &[]), DENIED);
     assert_eq!(check_peer(&v, Some("198.51.100.7"), &[]), DENIED);

@@ -18,7 +18,7 @@ use libfuzzer_sys::fuzz_target;
 use vocals_callback::{
     RejectionKind, Secret, parse,
     testkit::sign_kie,
-    verify::{BindingCache, KieSignature, Verifier, VerifyRequest},
+    verify::{BindingCache, HeaderCheck, KieSignature, Verifier, VerifyRequest},
 };
 use vocals_callback_fuzz::{
     KEY, Message, SIGN, WRONG_KEY, assert_verifier_rejection, in_window, strict_timestamp,
@@ -60,11 +60,15 @@ fuzz_target!(|data: &[u8]| {
     let req = VerifyRequest::new(&headers, msg.body, now).with_task_id(task);
     let result = verifier.verify(&req);
 
-    if let Err(pre) = &early {
-        // What the gate refuses, the full check refuses the same way (the gate only
-        // spares the body read).
-        let full = result.as_ref().err().map(|r| r.kind());
-        assert_eq!(full, Some(pre.kind()), "check_headers and verify disagree");
+    match &early {
+        Err(pre) => {
+            // What the gate refuses, the full check refuses the same way (the gate only
+            // spares the body read).
+            let full = result.as_ref().err().map(|r| r.kind());
+            assert_eq!(full, Some(pre.kind()), "check_headers and verify disagree");
+        }
+        // The provider's rule needs the task id from the body: never settled by headers.
+        Ok(check) => assert_eq!(check, &HeaderCheck::NeedsBody, "passed without the body"),
     }
 
     let single = |name| headers.get_all(name).iter().count() == 1;

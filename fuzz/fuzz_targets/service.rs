@@ -12,7 +12,7 @@
 //!
 //! Asserted on every step:
 //! - no panic escapes `call` (the handler's panics are caught by the service);
-//! - every status is a row of DESIGN.md's status table ([`TABLE`]), the body is one of
+//! - every status is a row of the service's status table ([`TABLE`]), the body is one of
 //!   the documented JSON answers, a refusal's reason is a `RejectionKind` of that status,
 //!   405 carries `Allow: POST`, 409 and 503 carry `Retry-After`;
 //! - the handler runs only for bodies this target signed with the right key, for the
@@ -47,7 +47,7 @@ use tower::ServiceExt;
 use vocals_callback::{
     HandlerError, HandlerResult, RejectionKind, Secret, Stage, VocalsEvent, VocalsHandler,
     VocalsService,
-    dedup::MemoryStore,
+    backend::MemoryBackend,
     parse,
     service::ResponseBody,
     testkit::{CallbackBody, TrackBody, sign_kie, sign_standard_webhooks},
@@ -57,7 +57,7 @@ use vocals_callback_fuzz::{
     FIXTURES, HANDLER_PANIC, KEY, NOW, WRONG_KEY, quiet_handler_panics, strict_timestamp,
 };
 
-/// DESIGN.md's status table, every row: 200 received/duplicate/ignored, 400, 401, 403,
+/// The status table of the service module docs, every row: 200 received/duplicate/ignored, 400, 401, 403,
 /// 405, 408, 409, 413, 415, 500, 503. Nothing else may ever be answered.
 const TABLE: [u16; 11] = [200, 400, 401, 403, 405, 408, 409, 413, 415, 500, 503];
 
@@ -390,7 +390,7 @@ async fn handle(log: Shared, event: VocalsEvent) -> HandlerResult {
     }
     match outcome {
         Outcome::Ok | Outcome::YieldOk => Ok(()),
-        Outcome::RetryAfter => Err(HandlerError::retry_after(Duration::from_secs(7))),
+        Outcome::RetryAfter => Err(HandlerError::retry_later(Duration::from_secs(7))),
         _ => Err(HandlerError::msg("fuzz: handler fails on purpose")),
     }
 }
@@ -415,7 +415,7 @@ impl VocalsHandler for Recorder {
 }
 
 struct Harness {
-    svc: VocalsService<Recorder, MemoryStore>,
+    svc: VocalsService<Recorder>,
     log: Shared,
     clock: Arc<AtomicU64>,
     standard: bool,
@@ -447,9 +447,12 @@ async fn run(input: Input) {
     let mut builder = VocalsService::builder(Recorder(Arc::clone(&log)))
         .clock(move || UNIX_EPOCH + Duration::from_secs(read_clock.load(SeqCst)))
         .handler_timeout(HANDLER_TIMEOUT)
-        .binding_capacity(1 + usize::from(input.config.binding_capacity % 4))
         .deliver_late_stages(input.config.deliver_late_stages)
-        .dedup_store(MemoryStore::new(1024).expect("a store"));
+        .backend(
+            MemoryBackend::new()
+                .with_capacity(1024)
+                .with_binding_capacity(1 + usize::from(input.config.binding_capacity % 4)),
+        );
     if input.config.small_body_limit {
         builder = builder.body_limit(2048);
     }
@@ -868,7 +871,8 @@ impl Harness {
             "rejected" => {
                 let reason = answer.reason.as_deref().expect("a refusal has a reason");
                 let kind = RejectionKind::ALL
-                    .into_iter()
+                    .iter()
+                    .copied()
                     .find(|k| k.as_str() == reason)
                     .unwrap_or_else(|| panic!("unknown reason {reason}"));
                 assert_eq!(

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let svix = msg.scheme == Some("svix");
     if svix {
-        verifier = verifier.accept_svix_headers();
+        verifier = verifier.with_svix_headers();
     }
     // The family the verifier reads: Svix names only when enabled and no standard name
     // is present (both families at once are refused).

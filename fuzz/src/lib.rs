@@ -162,8 +162,8 @@ pub fn replace_markers(value: &[u8], sign: &impl Fn(bool) -> String) -> Vec<u8> 
     out
 }
 
-/// A verifier's refusal must be one of its documented kinds, with the status of DESIGN's
-/// table: 400 for repeated or unreadable headers and a missing task id, 401 otherwise.
+/// A verifier's refusal must be one of its documented kinds, with the status of the
+/// service's status table: 400 for repeated or unreadable headers and a missing task id, 401 otherwise.
 /// (403, 503 and the rest come from other stages, never from a signature check.)
 pub fn assert_verifier_rejection(r: &Rejection) {
     let status = r.status();
@@ -174,7 +174,7 @@ pub fn assert_verifier_rejection(r: &Rejection) {
     );
     assert_eq!(status, r.kind().status());
     assert!(
-        r.retry_after_delay().is_none(),
+        r.retry_after().is_none(),
         "a signature refusal asks for no retry"
     );
     assert!(
@@ -210,7 +210,7 @@ pub fn strict_timestamp(text: &[u8]) -> Option<u64> {
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
-/// The callback bodies of the provider's docs and the live service (PROTOCOL.md's
+/// The callback bodies of the provider's docs and the live service (the project's
 /// payloads, copied into tests/fixtures by the library's tests), for building requests.
 pub const FIXTURES: [&[u8]; 8] = [
     include_bytes!("../../tests/fixtures/upstream/callback_text_addvocals_kie_en.json"),

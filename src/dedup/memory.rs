@@ -180,6 +180,18 @@ impl MemoryStore {
         self.capacity
     }
 
+    /// How long a handled key is remembered.
+    ///
+    /// ```
+    /// # use vocals_callback::dedup::{DEFAULT_RETENTION, MemoryStore};
+    /// assert_eq!(MemoryStore::new(10)?.retention(), DEFAULT_RETENTION);
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn retention(&self) -> Duration {
+        Duration::from_millis(self.retention_ms)
+    }
+
     fn shard(&self, task_id: &str) -> MutexGuard<'_, Shard> {
         let hash = self.pick.hash_one(task_id);
         // The remainder is below the shard count, so it fits in usize.
@@ -207,10 +219,7 @@ impl MemoryStore {
                         retry_after: Duration::from_millis(until - now),
                     });
                 }
-                if let Some(by) = task
-                    .completed_later(key)
-                    .filter(|_| req.guards_late_stages())
-                {
+                if let Some(by) = task.completed_later(key).filter(|_| req.late_stage_guard()) {
                     return Ok(Claim::Superseded { by });
                 }
             } else {
@@ -510,8 +519,8 @@ mod tests {
         );
         // A failure is never late; and the guard can be turned off.
         token(claim(&store, "t", Stage::Failed, at(2)));
-        let req =
-            ClaimRequest::new(DedupKey::new("t", Stage::Text), at(2), LEASE).deliver_late_stages();
+        let req = ClaimRequest::new(DedupKey::new("t", Stage::Text), at(2), LEASE)
+            .with_late_stage_guard(false);
         token(store.claim_now(&req).unwrap());
     }
 

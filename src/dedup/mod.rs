@@ -14,7 +14,9 @@
 //! A claim the owner neither completes nor releases (the process was cancelled mid-handler)
 //! is reclaimed after its [lease](ClaimRequest::lease), so the provider's retry runs it.
 //!
-//! [`MemoryStore`] is the default, per process. Several replicas need a shared store.
+//! [`MemoryStore`] is the default, per process. Several replicas need a shared store;
+//! a service gets its store from its [`Backend`](crate::backend::Backend), together with the
+//! binding, so the two always live in the same place.
 
 use std::{error::Error as StdError, fmt, future::Future, time::Duration, time::SystemTime};
 
@@ -120,8 +122,8 @@ impl fmt::Display for DedupKey<'_> {
 /// use vocals_callback::{dedup::{ClaimRequest, DedupKey}, Stage};
 ///
 /// let req = ClaimRequest::new(DedupKey::new("t1", Stage::Text), SystemTime::now(), Duration::from_secs(11));
-/// assert!(req.guards_late_stages());
-/// assert!(!req.deliver_late_stages().guards_late_stages());
+/// assert!(req.late_stage_guard());
+/// assert!(!req.with_late_stage_guard(false).late_stage_guard());
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct ClaimRequest<'a> {
@@ -143,10 +145,11 @@ impl<'a> ClaimRequest<'a> {
         }
     }
 
-    /// Turns off the stage-order guard: a late `text` or `first` is claimed like any key.
+    /// Turns the stage-order guard on (the default) or off: when off, a late `text` or
+    /// `first` is claimed like any key.
     #[must_use]
-    pub fn deliver_late_stages(mut self) -> Self {
-        self.guard_late = false;
+    pub fn with_late_stage_guard(mut self, guard: bool) -> Self {
+        self.guard_late = guard;
         self
     }
 
@@ -171,7 +174,7 @@ impl<'a> ClaimRequest<'a> {
 
     /// Whether a late stage is answered [`Claim::Superseded`].
     #[must_use]
-    pub fn guards_late_stages(&self) -> bool {
+    pub fn late_stage_guard(&self) -> bool {
         self.guard_late
     }
 }
@@ -222,8 +225,11 @@ pub enum Claim {
 /// ```
 /// use vocals_callback::dedup::StoreError;
 ///
+/// use std::error::Error as _;
+///
 /// let err = StoreError::new("connection refused");
-/// assert_eq!(err.to_string(), "dedup store unavailable: connection refused");
+/// assert_eq!(err.to_string(), "dedup store unavailable");
+/// assert_eq!(err.source().unwrap().to_string(), "connection refused");
 /// ```
 #[derive(Debug)]
 pub struct StoreError {
@@ -241,7 +247,8 @@ impl StoreError {
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "dedup store unavailable: {}", self.source)
+        // This level only: the cause is `source()`, so a chain prints it once.
+        f.write_str("dedup store unavailable")
     }
 }
 

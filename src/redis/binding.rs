@@ -2,6 +2,7 @@
 
 use std::{
     fmt,
+    future::Future,
     sync::LazyLock,
     time::{Duration, SystemTime},
 };
@@ -13,7 +14,7 @@ use super::{RedisConnection, hex_into, px};
 use crate::{
     config::ConfigError,
     rejection::{Rejection, RejectionKind},
-    verify::{BodyDigest, Digested, Signed, Verified, time},
+    verify::{BindingStore, BodyDigest, Digested, Signed, Verified, time},
 };
 
 /// Binds `KEYS[1]` to the digest `ARGV[1]` for `ARGV[2]` ms unless it is bound already, and
@@ -36,9 +37,6 @@ return false
 /// accept.
 const CLOCK_MARGIN: Duration = Duration::from_secs(30);
 
-/// How long a sender waits before retrying when Redis is unavailable.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
-
 /// The binding cache over Redis: remembers `signature → digest(body)` until the signature
 /// leaves its window, for every replica sharing the Redis, so a body swapped under captured
 /// headers is refused whichever replica it is sent to.
@@ -55,8 +53,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Replicas must compute the **same digest**: the default is unkeyed SHA-256
 /// ([`BodyDigest::sha256`]); [`with_digest`](Self::with_digest)`(`[`BodyDigest::keyed`]`(&shared_key))`
 /// computes faster (0.2 against 0.9 µs on a 1.6 KB body, small beside a Redis round trip),
-/// with a 32-byte key every replica shares and keeps as secret as the signing key. A service must digest bodies with
-/// [`digest`](Self::digest).
+/// with a 32-byte key every replica shares and keeps as secret as the signing key.
 ///
 /// Any Redis failure is refused with [`StoreUnavailable`](RejectionKind::StoreUnavailable)
 /// (503, `Retry-After: 5`): a request is never accepted without its binding.
@@ -134,7 +131,7 @@ impl RedisBinding {
         self
     }
 
-    /// The digest a service must compute of each body before [`bind`](Self::bind).
+    /// The digest kept of each body.
     #[must_use]
     pub fn digest(&self) -> &BodyDigest {
         &self.digest
@@ -152,38 +149,14 @@ impl RedisBinding {
         &self.redis
     }
 
-    /// Binds `signed` to a body of digest `digest` (computed with
-    /// [`digest`](Self::digest)) until its timestamp leaves the window, as judged at `now`
-    /// (the service's clock, the one that checked the window).
-    ///
-    /// A signature already outside its window is not written (`Ok`): its verifier refuses
-    /// it anyway, as the in-memory cache's expired entries are overwritten.
-    ///
-    /// ```
-    /// use vocals_callback::{redis::RedisBinding, verify::{KieSignature, Verifier, VerifyRequest}, Rejection, RejectionKind};
-    ///
-    /// // What a service does with a request whose MAC does not cover the body.
-    /// async fn verify_and_bind(
-    ///     binding: &RedisBinding,
-    ///     verifier: &KieSignature,
-    ///     req: &VerifyRequest<'_>,
-    /// ) -> Result<(), Rejection> {
-    ///     verifier.verify(req)?;
-    ///     let signed = verifier.presented_signature(req).ok_or(RejectionKind::MissingSignature)?;
-    ///     let digest = binding.digest().digest(req.body());
-    ///     binding.bind(&signed, &digest, req.now()).await
-    /// }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`SignatureReused`](RejectionKind::SignatureReused) when the signature is bound to
-    /// another body inside its window; [`StoreUnavailable`](RejectionKind::StoreUnavailable)
-    /// with `Retry-After` when Redis fails or answers too late.
-    pub async fn bind(
+    /// Binds `signed` to a body of digest `digest` until its timestamp leaves the window,
+    /// as judged at `now` (the service's clock, the one that checked the window). A
+    /// signature already outside its window is not written (`Ok`): its verifier refuses it
+    /// anyway, as the in-memory cache's expired entries are overwritten.
+    async fn bind_digest(
         &self,
         signed: &Signed,
-        digest: &Digested,
+        digest: Digested,
         now: SystemTime,
     ) -> Result<(), Rejection> {
         // Kept as long as the verifier accepts the signature, even when its tolerance is
@@ -201,8 +174,8 @@ impl RedisBinding {
         }
         let ttl = Duration::from_millis(end_ms - now_ms) + CLOCK_MARGIN;
 
-        let mut key = String::with_capacity(self.redis.prefix().len() + 5 + 64);
-        key.push_str(self.redis.prefix());
+        let mut key = String::with_capacity(self.redis.key_prefix().len() + 5 + 64);
+        key.push_str(self.redis.key_prefix());
         key.push_str("bind:");
         hex_into(&mut key, &signed.mac);
         let mut invocation = BIND.key(key);
@@ -213,8 +186,11 @@ impl RedisBinding {
             .run(async move { invocation.invoke_async(&mut conn).await })
             .await
             .map_err(|err| {
-                tracing::warn!(error = %err, "binding store failed");
-                Rejection::retry_after(RejectionKind::StoreUnavailable, RETRY_AFTER)
+                tracing::warn!(
+                    error = &err as &dyn std::error::Error,
+                    "binding store failed"
+                );
+                Rejection::retry_soon(RejectionKind::StoreUnavailable)
             })?;
         match bound {
             None => Ok(()),
@@ -223,9 +199,8 @@ impl RedisBinding {
         }
     }
 
-    /// Binds `mac` (signed at `timestamp`, accepted for this cache's tolerance) to `body`:
-    /// [`bind`](Self::bind) with the digest computed here, as
-    /// [`BindingCache::bind`](crate::verify::BindingCache::bind) does in memory.
+    /// Binds `mac` (signed at `timestamp`, accepted for this cache's tolerance) to `body`,
+    /// as [`BindingCache::bind_mac`](crate::verify::BindingCache::bind_mac) does in memory.
     ///
     /// ```no_run
     /// use std::time::{Duration, SystemTime};
@@ -241,7 +216,9 @@ impl RedisBinding {
     ///
     /// # Errors
     ///
-    /// As [`bind`](Self::bind).
+    /// [`SignatureReused`](RejectionKind::SignatureReused) when the signature is bound to
+    /// another body inside its window; [`StoreUnavailable`](RejectionKind::StoreUnavailable)
+    /// with `Retry-After` when Redis fails or answers too late.
     pub async fn bind_mac(
         &self,
         mac: &[u8; 32],
@@ -249,12 +226,9 @@ impl RedisBinding {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        self.bind(
-            &Signed::new(*mac, timestamp, self.tolerance),
-            &self.digest.digest(body),
-            now,
-        )
-        .await
+        let signed = Signed::new(*mac, timestamp, self.tolerance);
+        self.bind_digest(&signed, self.digest.digest(body), now)
+            .await
     }
 
     /// Binds the signature of a [`Verified`] pass, if its scheme needs binding (its MAC does
@@ -278,17 +252,33 @@ impl RedisBinding {
     ///
     /// # Errors
     ///
-    /// As [`bind`](Self::bind).
+    /// As [`bind_mac`](Self::bind_mac).
     pub async fn bind_verified(
         &self,
         verified: &Verified,
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        match verified.unbound_signature() {
-            Some(signed) => self.bind(signed, &self.digest.digest(body), now).await,
+        match verified.signature() {
+            Some(signed) => {
+                self.bind_digest(signed, self.digest.digest(body), now)
+                    .await
+            }
             None => Ok(()),
         }
+    }
+}
+
+impl BindingStore for RedisBinding {
+    fn bind(
+        &self,
+        signed: &Signed,
+        body: &[u8],
+        now: SystemTime,
+    ) -> impl Future<Output = Result<(), Rejection>> + Send {
+        // Digested before the first await, so the future does not hold the body.
+        let digest = self.digest.digest(body);
+        self.bind_digest(signed, digest, now)
     }
 }
 

@@ -1,20 +1,22 @@
-//! Redis-backed stores (feature `redis`): one dedup store and one binding cache shared by
-//! every replica of a receiver.
+//! Redis-backed state (feature `redis`): one dedup store and one binding shared by every
+//! replica of a receiver, chosen with [`RedisBackend`].
 //!
-//! The in-memory [`MemoryStore`](crate::dedup::MemoryStore) and
-//! [`BindingCache`](crate::verify::BindingCache) are per process. Behind a load balancer, a
-//! retry that lands on another replica runs the handler again, and a body swapped under
-//! captured headers can be sent to the replica that never saw the original. With both on
-//! one Redis, replicas answer as one process would:
+//! The in-memory [`MemoryBackend`](crate::backend::MemoryBackend) is per process. Behind a
+//! load balancer, a retry that lands on another replica would run the handler again, and a
+//! body swapped under captured headers could be sent to the replica that never saw the
+//! original. With both stores on one Redis, replicas answer as one process would (see
+//! [`backend`](crate::backend) for what each choice guarantees across restarts, failovers
+//! and eviction, and how to size Redis):
 //!
 //! - [`RedisStore`] implements [`DedupStore`](crate::dedup::DedupStore): a claim is one Lua
 //!   script (`EVALSHA`) that answers `Done`, `InFlight` (with the lease's `PTTL` as
 //!   `Retry-After`) or `Superseded`, or takes the key with `SET key token NX PX <lease>`, all
 //!   atomically; completing and releasing are scripts that check the token.
-//! - [`RedisBinding`] binds a signature to its body's digest with a `SET NX` that expires
-//!   when the signature leaves its window, and compares digests on conflict.
+//! - [`RedisBinding`] implements [`BindingStore`](crate::verify::BindingStore): a `SET NX`
+//!   of the signature to its body's digest, expiring when the signature leaves its window,
+//!   and a digest comparison on conflict.
 //! - [`RedisConfig`] says where Redis is and under which key prefix; [`RedisConnection`] is
-//!   the connection both share (cheap to clone).
+//!   the connection both share (cheap to clone); [`RedisBackend`] makes both stores on it.
 //!
 //! Any Redis failure (down, timed out, refused) is an error: the dedup store's
 //! [`StoreError`] and the binding's
@@ -23,17 +25,23 @@
 //! silently because Redis did not answer.
 //!
 //! ```no_run
-//! use std::time::Duration;
-//! use vocals_callback::redis::{RedisBinding, RedisConfig, RedisStore};
+//! use vocals_callback::{HandlerResult, Secret, VocalsEvent, VocalsService, verify::KieSignature};
+//! use vocals_callback::redis::{RedisBackend, RedisConfig};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let redis = RedisConfig::new("redis://127.0.0.1:6379/")
-//!     .key_prefix("myapp:vocals:")
+//! // Every replica: the same Redis, the same key prefix (the same digest: SHA-256 by default).
+//! let redis = RedisConfig::new("redis://10.0.0.5:6379/")
+//!     .with_key_prefix("myapp:vocals:")
 //!     .connect()?; // lazy: no I/O yet, so a replica starts while Redis is down
 //! redis.ping().await?; // optional: fail the start if Redis is unreachable
-//! let store = RedisStore::new(redis.clone());
-//! let binding = RedisBinding::new(redis, Duration::from_secs(300))?;
-//! # let _ = (store, binding); Ok(()) }
+//! let callbacks = VocalsService::builder(|event: VocalsEvent| async move {
+//!     let _ = event; // handle it idempotently
+//!     HandlerResult::Ok(())
+//! })
+//! .verifier(KieSignature::new(Secret::new("your-webhook-hmac-key")?))
+//! .backend(RedisBackend::new(redis))
+//! .build()?;
+//! # let _ = callbacks; Ok(()) }
 //! ```
 //!
 //! # Why redis-rs
@@ -48,30 +56,10 @@
 //! default features off; fred's extra machinery (its own pools, client-side caching,
 //! cluster and sentinel routing always compiled in, a larger build) buys nothing here.
 //!
-//! # Choosing a store
+//! # Keys, clocks and clusters
 //!
-//! | | in memory (default) | Redis (this module) |
-//! |---|---|---|
-//! | replicas | one process | any number sharing one Redis |
-//! | a restart of the receiver | forgets every handled key: a retry after it runs again | remembers |
-//! | a restart of Redis | (n/a) | forgets unless Redis persists (RDB/AOF); requests get 503 while it is down |
-//! | failover to a Redis replica | (n/a) | replication is asynchronous: claims and completions of the last moments can be lost, so an event may run twice |
-//! | eviction | exact, least recently active idle task first, never a task in flight | whatever `maxmemory-policy` says: set `noeviction` (or use a dedicated instance), because an evicted done key lets a retry run again |
-//! | cost of a claim + complete | well under a microsecond | two round trips to Redis (see BENCHMARKS.md) |
-//!
-//! Either way, handlers must be idempotent: no store makes "exactly once" survive every
-//! crash (a handler that succeeded just before its process died is run again after the
-//! lease), and the provider retries until it gets a 200.
-//!
-//! **Retention and capacity.** A handled key is remembered for the retention (default
-//! [`DEFAULT_RETENTION`](crate::dedup::DEFAULT_RETENTION), 24 h; at least 30 min, since the
-//! provider retries for about 21): longer only costs memory. Each handled stage is one key
-//! with an expiry, about 190 B in Redis (10 000 of them, for 32-character task ids, added
-//! 1.9 MB of `used_memory` on Redis 7.0; a task has up to four stages), and a binding is
-//! one key of about 220 B per signature for the tolerance window (5 min by default). Size
-//! `maxmemory` for `callbacks per retention period × ~200 B` plus five minutes of
-//! bindings, with room to spare: with `noeviction`, a full Redis refuses writes and the
-//! receiver answers 503 until there is room, which is safe but stops intake.
+//! Each handled stage is one key with the retention as its expiry, and each binding one key
+//! with the signature's window as its expiry; nothing else is written.
 //!
 //! **Clocks.** Leases and retention are measured by Redis, from the moment the script runs,
 //! so the `now` of a [`ClaimRequest`](crate::dedup::ClaimRequest) is not used and replicas'
@@ -95,9 +83,11 @@ use crate::{
     dedup::StoreError,
 };
 
+mod backend;
 mod binding;
 mod store;
 
+pub use backend::RedisBackend;
 pub use binding::RedisBinding;
 pub use store::RedisStore;
 
@@ -120,10 +110,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// use vocals_callback::redis::RedisConfig;
 ///
 /// let config = RedisConfig::new("redis://127.0.0.1:6379/2")
-///     .key_prefix("shop:vocals:")
-///     .timeout(Duration::from_millis(500));
-/// assert_eq!(config.prefix(), "shop:vocals:");
+///     .with_key_prefix("shop:vocals:")
+///     .with_timeout(Duration::from_millis(500));
+/// assert_eq!(config.key_prefix(), "shop:vocals:");
 /// assert_eq!(config.url(), "redis://127.0.0.1:6379/2");
+/// assert_eq!(config.timeout(), Duration::from_millis(500));
 /// ```
 #[derive(Clone)]
 pub struct RedisConfig {
@@ -150,10 +141,10 @@ impl RedisConfig {
     ///
     /// ```
     /// # use vocals_callback::redis::RedisConfig;
-    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").key_prefix("staging:").prefix(), "staging:");
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").with_key_prefix("staging:").key_prefix(), "staging:");
     /// ```
     #[must_use]
-    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
@@ -163,11 +154,11 @@ impl RedisConfig {
     /// ```
     /// # use std::time::Duration;
     /// # use vocals_callback::redis::RedisConfig;
-    /// let config = RedisConfig::new("redis://127.0.0.1/").timeout(Duration::from_secs(1));
-    /// assert_eq!(config.timeout_duration(), Duration::from_secs(1));
+    /// let config = RedisConfig::new("redis://127.0.0.1/").with_timeout(Duration::from_secs(1));
+    /// assert_eq!(config.timeout(), Duration::from_secs(1));
     /// ```
     #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
@@ -187,10 +178,10 @@ impl RedisConfig {
     ///
     /// ```
     /// # use vocals_callback::redis::RedisConfig;
-    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").prefix(), "vocals:");
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").key_prefix(), "vocals:");
     /// ```
     #[must_use]
-    pub fn prefix(&self) -> &str {
+    pub fn key_prefix(&self) -> &str {
         &self.prefix
     }
 
@@ -198,10 +189,10 @@ impl RedisConfig {
     ///
     /// ```
     /// # use vocals_callback::redis::{DEFAULT_TIMEOUT, RedisConfig};
-    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").timeout_duration(), DEFAULT_TIMEOUT);
+    /// assert_eq!(RedisConfig::new("redis://127.0.0.1/").timeout(), DEFAULT_TIMEOUT);
     /// ```
     #[must_use]
-    pub fn timeout_duration(&self) -> Duration {
+    pub fn timeout(&self) -> Duration {
         self.timeout
     }
 
@@ -288,7 +279,7 @@ impl fmt::Debug for RedisConfig {
 ///
 /// let redis = RedisConfig::new("redis://127.0.0.1:6379/").connect()?;
 /// redis.ping().await?;
-/// assert_eq!(redis.prefix(), "vocals:");
+/// assert_eq!(redis.key_prefix(), "vocals:");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -332,7 +323,7 @@ impl RedisConnection {
 
     /// The key prefix.
     #[must_use]
-    pub fn prefix(&self) -> &str {
+    pub fn key_prefix(&self) -> &str {
         &self.inner.prefix
     }
 
@@ -476,7 +467,7 @@ mod tests {
             let err = RedisConfig::new("not a url").connect().unwrap_err();
             assert_eq!(err.kind(), ConfigErrorKind::InvalidUrl);
             let err = RedisConfig::new("redis://127.0.0.1/")
-                .timeout(Duration::ZERO)
+                .with_timeout(Duration::ZERO)
                 .connect()
                 .unwrap_err();
             assert_eq!(err.kind(), ConfigErrorKind::InvalidDuration);

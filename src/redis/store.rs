@@ -179,7 +179,7 @@ impl RedisStore {
 
     /// `<prefix>{<escaped task>}:`: the start of every key of the task.
     fn task_prefix(&self, task_id: &str) -> String {
-        let prefix = self.redis.prefix();
+        let prefix = self.redis.key_prefix();
         let mut key = String::with_capacity(prefix.len() + task_id.len() + 16);
         key.push_str(prefix);
         key.push('{');
@@ -206,7 +206,7 @@ impl RedisStore {
         let later = key.later_stages();
         let token = new_token()?;
         let mut invocation = CLAIM.key(self.key(key));
-        if req.guards_late_stages() {
+        if req.late_stage_guard() {
             let base = self.task_prefix(key.task_id());
             for &stage in later {
                 let mut k = base.clone();
@@ -217,7 +217,7 @@ impl RedisStore {
         invocation
             .arg(token)
             .arg(px(req.lease()))
-            .arg(u8::from(req.guards_late_stages()));
+            .arg(u8::from(req.late_stage_guard()));
         let mut conn = self.redis.manager();
         let answer: Vec<i64> = self
             .redis

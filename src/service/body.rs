@@ -1,17 +1,12 @@
 //! Reading the body: bounded in size and in time.
 
-use std::{
-    error::Error as StdError,
-    future::{Future, poll_fn},
-    pin::pin,
-    task::Poll,
-    time::Duration,
-};
+use std::{error::Error as StdError, pin::pin, time::Duration};
 
 use bytes::{Buf, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
+use super::future::now_or_never;
 use crate::rejection::{Rejection, RejectionKind};
 
 /// Reads the whole body, at most `limit` bytes, within `deadline`. The flag is `true`
@@ -44,15 +39,6 @@ where
             RejectionKind::BodyUnreadable.into()
         }
     })
-}
-
-/// Polls `fut` once: its output if ready, `None` if it would wait.
-pub(crate) async fn now_or_never<F: Future + Unpin>(mut fut: F) -> Option<F::Output> {
-    poll_fn(|cx| match std::pin::Pin::new(&mut fut).poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
 }
 
 /// Concatenates the data frames (trailers are ignored). A body of one frame, the common

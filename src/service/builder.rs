@@ -3,23 +3,29 @@
 
 use std::{
     fmt,
-    sync::{Arc, atomic::AtomicBool},
+    sync::Arc,
+    sync::atomic::AtomicBool,
     time::{Duration, SystemTime},
 };
 
 use super::{
-    Clock, Shared, VocalsService,
-    bind::Binding,
-    dispatch::Core,
+    clock::Clock,
+    dispatch::{
+        Dispatcher,
+        queue::{Queue, QueueConfig},
+    },
+    endpoint::VocalsService,
     layer::VocalsLayer,
-    queue::{Queue, QueueConfig},
+    log,
+    pipeline::Pipeline,
+    state::State,
 };
 use crate::{
+    backend::{Backend, MemoryBackend},
     config::{ConfigError, ConfigErrorKind},
-    dedup::{DedupStore, MemoryStore},
     handler::VocalsHandler,
     stats::Counters,
-    verify::{BindingCache, Verifier},
+    verify::{Verifier, chain::Verifiers},
 };
 
 /// The path the [`VocalsLayer`] answers by default.
@@ -34,23 +40,24 @@ pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The sender gives up after 15 s: a handler deadline at or past it would be answered to
 /// nobody, and the sender would retry an event that is still being handled.
 pub const MAX_HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
-/// Signatures remembered by the binding cache by default.
-pub const DEFAULT_BINDING_CAPACITY: usize = 100_000;
-
 /// Builds a [`VocalsService`] (or a [`VocalsLayer`]); start with [`VocalsService::builder`].
 ///
 /// | setting | default |
 /// |---|---|
 /// | verifiers | none: [`verifier`](Self::verifier) at least once, or [`insecure_accept_unverified`](Self::insecure_accept_unverified) |
+/// | [`backend`](Self::backend) | [`MemoryBackend`]: dedup store and binding in this process |
 /// | [`path`](Self::path) (layer only) | [`DEFAULT_PATH`] `/vocals-callback` |
 /// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] 256 KiB |
 /// | [`read_timeout`](Self::read_timeout) | [`DEFAULT_READ_TIMEOUT`] 10 s |
 /// | [`handler_timeout`](Self::handler_timeout) | [`DEFAULT_HANDLER_TIMEOUT`] 10 s (under 15 s) |
-/// | [`binding_capacity`](Self::binding_capacity) | [`DEFAULT_BINDING_CAPACITY`] 100 000 |
-/// | [`dedup_store`](Self::dedup_store) | [`MemoryStore::default`]: 100 000 tasks, 24 h |
 /// | [`deliver_late_stages`](Self::deliver_late_stages) | `false`: late `text`/`first` answered 200 `ignored` |
 /// | [`queued`](Self::queued) | inline dispatch |
 /// | [`clock`](Self::clock) | `SystemTime::now` |
+///
+/// Setters take and return the builder, with bare names (`body_limit(..)`); nothing is
+/// checked until [`build`](Self::build). (Values that are used as configured, such as the
+/// verifiers, [`QueueConfig`] and the backends, take `with_*` setters and answer getters of
+/// the bare names instead: see CONTRIBUTING.md.)
 ///
 /// ```
 /// use std::time::Duration;
@@ -69,49 +76,46 @@ pub const DEFAULT_BINDING_CAPACITY: usize = 100_000;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use]
-pub struct Builder<H, S = MemoryStore> {
+pub struct Builder<H, B = MemoryBackend> {
     handler: H,
-    store: S,
+    backend: B,
     verifiers: Vec<Box<dyn Verifier>>,
     insecure: bool,
     path: String,
     body_limit: usize,
     read_timeout: Duration,
     handler_timeout: Duration,
-    binding_capacity: usize,
     deliver_late_stages: bool,
     queue: Option<QueueConfig>,
     clock: Clock,
-    #[cfg(feature = "redis")]
-    redis_binding: Option<crate::redis::RedisBinding>,
 }
 
-impl<H: VocalsHandler> Builder<H> {
-    pub(super) fn new(handler: H) -> Self {
-        Self {
+impl<H: VocalsHandler> VocalsService<H> {
+    /// Starts configuring a service that hands events to `handler`.
+    pub fn builder(handler: H) -> Builder<H> {
+        Builder {
             handler,
-            store: MemoryStore::default(),
+            backend: MemoryBackend::new(),
             verifiers: Vec::new(),
             insecure: false,
             path: DEFAULT_PATH.to_owned(),
             body_limit: DEFAULT_BODY_LIMIT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             handler_timeout: DEFAULT_HANDLER_TIMEOUT,
-            binding_capacity: DEFAULT_BINDING_CAPACITY,
             deliver_late_stages: false,
             queue: None,
-            clock: Arc::new(SystemTime::now),
-            #[cfg(feature = "redis")]
-            redis_binding: None,
+            clock: Clock::system(),
         }
     }
 }
 
-impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
-    /// Adds a verifier; every one must pass. Header-only ones ([`UrlToken`](crate::verify::UrlToken),
-    /// [`IpAllowlist`](crate::verify::IpAllowlist)) run before the body is read; put them
-    /// first. A [`KieSignature`](crate::verify::KieSignature) pass is bound to its body
-    /// automatically (its MAC does not cover the body).
+impl<H: VocalsHandler, B: Backend> Builder<H, B> {
+    /// Adds a verifier; every one must pass, in the order added. Each looks at the headers
+    /// before the body is read (a [`UrlToken`](crate::verify::UrlToken) or an
+    /// [`IpAllowlist`](crate::verify::IpAllowlist) is checked whole there, so a refused
+    /// request costs no read), and those that need the body check it once it is read. A
+    /// [`KieSignature`](crate::verify::KieSignature) pass is bound to its body in the
+    /// backend's binding (its MAC does not cover the body).
     pub fn verifier(mut self, verifier: impl Verifier) -> Self {
         self.verifiers.push(Box::new(verifier));
         self
@@ -149,12 +153,6 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
         self
     }
 
-    /// Signatures the binding cache remembers within their window (503 when all are live).
-    pub fn binding_capacity(mut self, capacity: usize) -> Self {
-        self.binding_capacity = capacity;
-        self
-    }
-
     /// Delivers a `text` or `first` that arrives after a later stage of its task was
     /// handled, instead of answering 200 `ignored`.
     pub fn deliver_late_stages(mut self, deliver: bool) -> Self {
@@ -162,37 +160,32 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
         self
     }
 
-    /// Uses `store` for deduplication (for example a store shared by replicas).
-    pub fn dedup_store<S2: DedupStore>(self, store: S2) -> Builder<H, S2> {
+    /// Keeps the service's state (dedup store and binding) in `backend` instead of in this
+    /// process: [`RedisBackend`] (feature `redis`) to share it
+    /// between replicas, or a [`MemoryBackend`] with other sizes. See
+    /// [`backend`](crate::backend) for how to choose.
+    #[cfg_attr(
+        feature = "redis",
+        doc = "\n\n[`RedisBackend`]: crate::redis::RedisBackend"
+    )]
+    #[cfg_attr(
+        not(feature = "redis"),
+        doc = "\n\n[`RedisBackend`]: https://docs.rs/vocals-callback/latest/vocals_callback/redis/struct.RedisBackend.html"
+    )]
+    pub fn backend<B2: Backend>(self, backend: B2) -> Builder<H, B2> {
         Builder {
             handler: self.handler,
-            store,
+            backend,
             verifiers: self.verifiers,
             insecure: self.insecure,
             path: self.path,
             body_limit: self.body_limit,
             read_timeout: self.read_timeout,
             handler_timeout: self.handler_timeout,
-            binding_capacity: self.binding_capacity,
             deliver_late_stages: self.deliver_late_stages,
             queue: self.queue,
             clock: self.clock,
-            #[cfg(feature = "redis")]
-            redis_binding: self.redis_binding,
         }
-    }
-
-    /// Binds signatures in Redis instead of the in-process cache, so that a body swapped
-    /// under captured headers is refused whichever replica it reaches (feature `redis`).
-    /// Pair it with a [`RedisStore`](crate::redis::RedisStore) as the
-    /// [`dedup_store`](Self::dedup_store). Every replica must digest bodies the same way
-    /// (see [`RedisBinding::with_digest`](crate::redis::RedisBinding::with_digest)). Recall of
-    /// byte-identical retries is off with it: a Redis round trip would cost what it saves.
-    #[cfg(feature = "redis")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-    pub fn redis_binding(mut self, binding: crate::redis::RedisBinding) -> Self {
-        self.redis_binding = Some(binding);
-        self
     }
 
     /// Dispatches through a bounded queue instead of inside the request (see
@@ -204,7 +197,7 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
 
     /// The clock for timestamp windows and dedup ages (tests inject a fixed one).
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = Clock::new(clock);
         self
     }
 
@@ -217,8 +210,9 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
     /// 15 s or more ([`InvalidDuration`](ConfigErrorKind::InvalidDuration)); a zero limit or
     /// capacity ([`ZeroCapacity`](ConfigErrorKind::ZeroCapacity)); a path not starting with
     /// `/` ([`InvalidPath`](ConfigErrorKind::InvalidPath)); queued dispatch outside a tokio
-    /// runtime ([`NoRuntime`](ConfigErrorKind::NoRuntime)).
-    pub fn build(self) -> Result<VocalsService<H, S>, ConfigError> {
+    /// runtime ([`NoRuntime`](ConfigErrorKind::NoRuntime)); whatever the backend refuses
+    /// ([`Backend::open`]).
+    pub fn build(self) -> Result<VocalsService<H, B>, ConfigError> {
         if self.verifiers.is_empty() && !self.insecure {
             return Err(ConfigError::new(
                 ConfigErrorKind::NoVerifier,
@@ -249,19 +243,9 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
         if let Some(queue) = &self.queue {
             queue.validate()?;
         }
-        #[cfg(feature = "redis")]
-        let remote = self.redis_binding.map(Binding::Redis);
-        #[cfg(not(feature = "redis"))]
-        let remote = None;
-        let binding = match remote {
-            Some(remote) => remote,
-            None => Binding::Memory(BindingCache::new(
-                self.binding_capacity,
-                crate::verify::time::DEFAULT_TOLERANCE,
-            )?),
-        };
+        let (dedup, binding) = self.backend.open()?.into_parts();
         if self.verifiers.is_empty() {
-            tracing::warn!("vocals-callback accepts unverified callbacks: anyone can post events");
+            log::insecure();
         }
         // A claim outlives the handler's deadline by a margin, so that when another delivery
         // takes it over, the first call has certainly been cancelled.
@@ -269,38 +253,33 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
             None => self.handler_timeout + Duration::from_secs(1),
             Some(queue) => queue.lease(self.handler_timeout),
         };
-        let core = Arc::new(Core {
+        let state = Arc::new(State {
             handler: self.handler,
-            store: self.store,
+            dedup,
             counters: Counters::default(),
             handler_timeout: self.handler_timeout,
             lease,
             deliver_late_stages: self.deliver_late_stages,
             clock: self.clock,
         });
-        let queue = match self.queue {
-            None => None,
+        let dispatcher = match self.queue {
+            None => Dispatcher::Inline,
             Some(config) => {
                 let queue = Arc::new(Queue::new(config));
-                queue.start(&core)?;
-                Some(queue)
+                queue.start(&state)?;
+                Dispatcher::Queued(queue)
             }
         };
-        let (header_verifiers, body_verifiers) =
-            self.verifiers.into_iter().partition(|v| !v.needs_body());
-        Ok(VocalsService {
-            shared: Arc::new(Shared {
-                core,
-                queue,
-                header_verifiers,
-                body_verifiers,
-                binding,
-                path: self.path.into(),
-                body_limit: self.body_limit,
-                read_timeout: self.read_timeout,
-                closing: AtomicBool::new(false),
-            }),
-        })
+        Ok(VocalsService::new(Pipeline {
+            state,
+            binding,
+            verifiers: Verifiers::new(self.verifiers),
+            dispatcher,
+            body_limit: self.body_limit,
+            read_timeout: self.read_timeout,
+            path: self.path.into(),
+            closing: AtomicBool::new(false),
+        }))
     }
 
     /// Builds the service and wraps it in a [`VocalsLayer`] answering [`path`](Self::path).
@@ -308,12 +287,12 @@ impl<H: VocalsHandler, S: DedupStore> Builder<H, S> {
     /// # Errors
     ///
     /// As [`build`](Self::build).
-    pub fn build_layer(self) -> Result<VocalsLayer<H, S>, ConfigError> {
+    pub fn build_layer(self) -> Result<VocalsLayer<H, B>, ConfigError> {
         self.build().map(VocalsLayer::new)
     }
 }
 
-impl<H, S: fmt::Debug> fmt::Debug for Builder<H, S> {
+impl<H, B: fmt::Debug> fmt::Debug for Builder<H, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("verifiers", &self.verifiers)
@@ -322,9 +301,8 @@ impl<H, S: fmt::Debug> fmt::Debug for Builder<H, S> {
             .field("body_limit", &self.body_limit)
             .field("read_timeout", &self.read_timeout)
             .field("handler_timeout", &self.handler_timeout)
-            .field("binding_capacity", &self.binding_capacity)
             .field("deliver_late_stages", &self.deliver_late_stages)
-            .field("store", &self.store)
+            .field("backend", &self.backend)
             .field("queue", &self.queue)
             .finish_non_exhaustive()
     }

@@ -15,9 +15,9 @@ use http_body_util::Either;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{ResponseBody, VocalsService};
+use super::{endpoint::VocalsService, response::ResponseBody};
 use crate::{
-    dedup::{DedupStore, MemoryStore},
+    backend::{Backend, MemoryBackend},
     handler::VocalsHandler,
 };
 
@@ -25,7 +25,8 @@ use crate::{
 /// the pipeline and every other request reaches the inner service untouched.
 ///
 /// Built with [`Builder::build_layer`](super::Builder::build_layer) or from a service with
-/// [`VocalsLayer::new`].
+/// [`VocalsLayer::new`]. The path must match exactly: `/vocals-callback/` (a trailing
+/// slash) is another path, and so is the same path under a nested router's prefix.
 ///
 /// ```
 /// use vocals_callback::{HandlerResult, VocalsEvent, VocalsService};
@@ -38,26 +39,26 @@ use crate::{
 /// // axum: Router::new().route("/health", get(health)).layer(layer)
 /// # Ok::<(), vocals_callback::ConfigError>(())
 /// ```
-pub struct VocalsLayer<H, S = MemoryStore> {
-    service: VocalsService<H, S>,
+pub struct VocalsLayer<H, B: Backend = MemoryBackend> {
+    service: VocalsService<H, B>,
 }
 
-impl<H, S> VocalsLayer<H, S> {
+impl<H, B: Backend> VocalsLayer<H, B> {
     /// A layer answering `service`'s [`path`](VocalsService::path).
     #[must_use]
-    pub fn new(service: VocalsService<H, S>) -> Self {
+    pub fn new(service: VocalsService<H, B>) -> Self {
         Self { service }
     }
 
     /// The service it runs (for [`stats`](VocalsService::stats) and
     /// [`shutdown`](VocalsService::shutdown)).
     #[must_use]
-    pub fn service(&self) -> &VocalsService<H, S> {
+    pub fn service(&self) -> &VocalsService<H, B> {
         &self.service
     }
 }
 
-impl<H, S> Clone for VocalsLayer<H, S> {
+impl<H, B: Backend> Clone for VocalsLayer<H, B> {
     fn clone(&self) -> Self {
         Self {
             service: self.service.clone(),
@@ -65,7 +66,10 @@ impl<H, S> Clone for VocalsLayer<H, S> {
     }
 }
 
-impl<H, S: fmt::Debug> fmt::Debug for VocalsLayer<H, S> {
+impl<H, B: Backend> fmt::Debug for VocalsLayer<H, B>
+where
+    VocalsService<H, B>: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VocalsLayer")
             .field("service", &self.service)
@@ -73,8 +77,8 @@ impl<H, S: fmt::Debug> fmt::Debug for VocalsLayer<H, S> {
     }
 }
 
-impl<I, H, S> Layer<I> for VocalsLayer<H, S> {
-    type Service = VocalsMiddleware<I, H, S>;
+impl<I, H, B: Backend> Layer<I> for VocalsLayer<H, B> {
+    type Service = VocalsMiddleware<I, H, B>;
 
     fn layer(&self, inner: I) -> Self::Service {
         VocalsMiddleware {
@@ -85,12 +89,12 @@ impl<I, H, S> Layer<I> for VocalsLayer<H, S> {
 }
 
 /// The service [`VocalsLayer`] makes: the pipeline on its path, `inner` everywhere else.
-pub struct VocalsMiddleware<I, H, S = MemoryStore> {
+pub struct VocalsMiddleware<I, H, B: Backend = MemoryBackend> {
     inner: I,
-    vocals: VocalsService<H, S>,
+    vocals: VocalsService<H, B>,
 }
 
-impl<I: Clone, H, S> Clone for VocalsMiddleware<I, H, S> {
+impl<I: Clone, H, B: Backend> Clone for VocalsMiddleware<I, H, B> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -99,7 +103,10 @@ impl<I: Clone, H, S> Clone for VocalsMiddleware<I, H, S> {
     }
 }
 
-impl<I: fmt::Debug, H, S: fmt::Debug> fmt::Debug for VocalsMiddleware<I, H, S> {
+impl<I: fmt::Debug, H, B: Backend> fmt::Debug for VocalsMiddleware<I, H, B>
+where
+    VocalsService<H, B>: fmt::Debug,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VocalsMiddleware")
             .field("inner", &self.inner)
@@ -110,15 +117,15 @@ impl<I: fmt::Debug, H, S: fmt::Debug> fmt::Debug for VocalsMiddleware<I, H, S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<I, H, S, B, ResBody> Service<Request<B>> for VocalsMiddleware<I, H, S>
+impl<I, H, B, ReqBody, ResBody> Service<Request<ReqBody>> for VocalsMiddleware<I, H, B>
 where
-    I: Service<Request<B>, Response = Response<ResBody>>,
+    I: Service<Request<ReqBody>, Response = Response<ResBody>>,
     I::Future: Send + 'static,
     H: VocalsHandler,
-    S: DedupStore,
-    B: Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Backend,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn StdError + Send + Sync>>,
     ResBody: Body<Data = Bytes>,
 {
     type Response = Response<Either<ResponseBody, ResBody>>;
@@ -130,7 +137,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         if req.uri().path() == self.vocals.path() {
             let answer = self.vocals.call(req);
             Box::pin(async move {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Response, header};
 use http_body_util::Full;
 
 use crate::{rejection::RejectionKind, stats::Outcome};
@@ -16,37 +16,25 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 /// The answer to `outcome`: the status of the status table, a JSON body naming the
 /// outcome (and for refusals the stable reason), `Allow` for 405, `Retry-After` where the
 /// sender should come back, and the [`Rejection`](crate::Rejection) in the extensions.
-pub(crate) fn respond(outcome: &Outcome) -> Response<ResponseBody> {
-    let (status, body) = match outcome {
-        Outcome::Received => (
-            StatusCode::OK,
-            Bytes::from_static(br#"{"status":"received"}"#),
-        ),
-        Outcome::Duplicate => (
-            StatusCode::OK,
-            Bytes::from_static(br#"{"status":"duplicate"}"#),
-        ),
-        Outcome::Ignored => (
-            StatusCode::OK,
-            Bytes::from_static(br#"{"status":"ignored"}"#),
-        ),
-        Outcome::Rejected(rejection) => {
-            let body = format!(
-                r#"{{"status":"rejected","reason":"{}"}}"#,
-                rejection.kind().as_str()
-            );
-            (rejection.status(), Bytes::from(body))
-        }
+pub(crate) fn of(outcome: &Outcome) -> Response<ResponseBody> {
+    let body = match outcome {
+        Outcome::Received => Bytes::from_static(br#"{"status":"received"}"#),
+        Outcome::Duplicate => Bytes::from_static(br#"{"status":"duplicate"}"#),
+        Outcome::Ignored => Bytes::from_static(br#"{"status":"ignored"}"#),
+        Outcome::Rejected(rejection) => Bytes::from(format!(
+            r#"{{"status":"rejected","reason":"{}"}}"#,
+            rejection.kind().as_str()
+        )),
     };
     let mut response = Response::new(Full::new(body));
-    *response.status_mut() = status;
+    *response.status_mut() = outcome.status();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, JSON);
     if let Outcome::Rejected(rejection) = outcome {
         if rejection.kind() == RejectionKind::MethodNotAllowed {
             headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
         }
-        if let Some(delay) = rejection.retry_after_delay() {
+        if let Some(delay) = rejection.retry_after() {
             headers.insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs(delay)),
@@ -65,6 +53,8 @@ pub(crate) fn retry_after_secs(delay: Duration) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use http::StatusCode;
+
     use super::*;
     use crate::Rejection;
 
@@ -78,16 +68,17 @@ mod tests {
 
     #[test]
     fn refusals_carry_their_headers_and_the_typed_rejection() {
-        let r = respond(&Outcome::Rejected(RejectionKind::MethodNotAllowed.into()));
+        let r = of(&Outcome::Rejected(RejectionKind::MethodNotAllowed.into()));
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(r.headers()[header::ALLOW], "POST");
         assert!(r.headers().get(header::RETRY_AFTER).is_none());
-        let busy = Rejection::retry_after(RejectionKind::InFlight, Duration::from_millis(2500));
-        let r = respond(&Outcome::Rejected(busy));
+        let busy =
+            Rejection::new(RejectionKind::InFlight).with_retry_after(Duration::from_millis(2500));
+        let r = of(&Outcome::Rejected(busy));
         assert_eq!(r.status(), StatusCode::CONFLICT);
         assert_eq!(r.headers()[header::RETRY_AFTER], "3");
         assert_eq!(r.extensions().get::<Rejection>(), Some(&busy));
-        let ok = respond(&Outcome::Received);
+        let ok = of(&Outcome::Received);
         assert_eq!(ok.status(), StatusCode::OK);
         assert!(ok.extensions().get::<Rejection>().is_none());
         assert_eq!(ok.headers()[header::CONTENT_TYPE], "application/json");

@@ -33,4 +33,4 @@ pub use sign::{FixedClock, kie_request, sign_kie};
 pub use sign_more::{
     sign_body_hmac, sign_standard_webhooks, sign_stripe, standard_webhooks_request,
 };
-pub use simulate::{Delivery, Expect, SKEW_SECS, Scenario, UnknownScenario};
+pub use simulate::{Expect, SKEW_SECS, Scenario, Step, UnknownScenario};

@@ -3,15 +3,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
-use crate::verify::KieSignature;
+use crate::verify::{KieSignature, keys};
 
 /// HMAC-SHA256 of `parts`, concatenated, under `key`.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    let mut mac = keys::keyed(key);
     for part in parts {
         mac.update(part);
     }

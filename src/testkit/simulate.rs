@@ -1,13 +1,15 @@
 //! A simulator of the provider's delivery behaviour, as data.
 //!
-//! Each [`Scenario`] is an ordered list of [`Delivery`]s: a signed `http::Request` (the
-//! kie.ai rule, PROTOCOL.md §5) and the answer a correct receiver gives it ([`Expect`]).
-//! Send them in order to a service in-process or to a URL, and compare each answer with
-//! [`Expect::matches`]. `examples/simulate.rs` does this over HTTP.
+//! Each [`Scenario`] is an ordered list of [`Step`]s: a signed `http::Request` (the
+//! kie.ai rule: `X-Webhook-Signature` = base64 HMAC-SHA256 of `task_id.timestamp`, see
+//! [`KieSignature`](crate::verify::KieSignature)) and the answer a correct receiver gives
+//! it ([`Expect`]). Send them in order to a service in-process or to a URL, and compare each
+//! answer with [`Expect::matches`]. `examples/simulate.rs` does this over HTTP.
 //!
 //! Timestamps within a scenario are distinct seconds at or just before `now`: two genuine
 //! callbacks of one task signed in the same second carry the same signature, which a
-//! receiver that binds signatures to bodies refuses as a forgery (DESIGN.md, "bind").
+//! receiver that binds signatures to bodies refuses as a forgery (see
+//! [`BindingCache`](crate::verify::BindingCache)).
 
 use std::{
     error::Error as StdError,
@@ -21,7 +23,10 @@ use http::{Request, StatusCode, Uri};
 use serde_json::{Value, json};
 
 use super::{CallbackBody, TrackBody, kie_request};
-use crate::rejection::RejectionKind;
+use crate::{
+    rejection::{Rejection, RejectionKind},
+    stats::Outcome,
+};
 
 /// How far the timestamps of [`Scenario::Skew`] are from `now`: an hour, outside any
 /// tolerance [`KieSignature`](crate::verify::KieSignature) accepts (less than an hour).
@@ -157,14 +162,14 @@ impl Scenario {
     ///
     /// let now = FixedClock::at_unix(1_769_670_760).now();
     /// let uri = Uri::from_static("/vocals-callback");
-    /// let deliveries = Scenario::Sequence.deliveries("key", &uri, "65e563474bd7", now);
+    /// let deliveries = Scenario::Sequence.steps("key", &uri, "65e563474bd7", now);
     /// let labels: Vec<_> = deliveries.iter().map(|d| d.label.as_str()).collect();
     /// assert_eq!(labels, ["sequence/text", "sequence/first", "sequence/complete"]);
     /// assert!(deliveries.iter().all(|d| d.expect.status() == StatusCode::OK));
     /// assert_eq!(deliveries[2].request.headers()["x-webhook-timestamp"], "1769670760");
     /// ```
     #[must_use]
-    pub fn deliveries(self, key: &str, uri: &Uri, task_id: &str, now: SystemTime) -> Vec<Delivery> {
+    pub fn steps(self, key: &str, uri: &Uri, task_id: &str, now: SystemTime) -> Vec<Step> {
         let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let b = Builder {
             key,
@@ -307,7 +312,7 @@ impl StdError for UnknownScenario {}
 
 /// One request of a [`Scenario`] and the answer a correct receiver gives it.
 ///
-/// `http::Request` is not `Clone`; `Delivery` is (the extensions, always empty here, are
+/// `http::Request` is not `Clone`; `Step` is (the extensions, always empty here, are
 /// not copied), so a sender can resend it.
 ///
 /// ```
@@ -316,7 +321,7 @@ impl StdError for UnknownScenario {}
 ///
 /// let now = FixedClock::at_unix(1_769_670_760).now();
 /// let uri = Uri::from_static("http://127.0.0.1:3000/vocals-callback");
-/// let [sent, retry] = &Scenario::Retry.deliveries("key", &uri, "t1", now)[..] else { panic!() };
+/// let [sent, retry] = &Scenario::Retry.steps("key", &uri, "t1", now)[..] else { panic!() };
 /// assert_eq!(sent.request.headers(), retry.request.headers());
 /// assert_eq!(sent.request.body(), retry.request.body());
 /// assert_eq!(retry.expect.outcome(), "duplicate");
@@ -325,7 +330,7 @@ impl StdError for UnknownScenario {}
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
-pub struct Delivery {
+pub struct Step {
     /// `scenario/stage`, with a note in parentheses for the special deliveries.
     pub label: String,
     /// The signed request: `POST`, `Content-Type: application/json`,
@@ -335,7 +340,7 @@ pub struct Delivery {
     pub expect: Expect,
 }
 
-impl Delivery {
+impl Step {
     /// A copy under a new label and expectation.
     fn again(&self, label: &str, expect: Expect) -> Self {
         let mut copy = self.clone();
@@ -345,7 +350,7 @@ impl Delivery {
     }
 }
 
-impl Clone for Delivery {
+impl Clone for Step {
     fn clone(&self) -> Self {
         let mut request = Request::new(self.request.body().clone());
         request.method_mut().clone_from(self.request.method());
@@ -366,8 +371,9 @@ fn relabel(label: &str, rest: &str) -> String {
     format!("{prefix}/{rest}")
 }
 
-/// The answer a correct receiver gives (DESIGN.md, status table): the HTTP status and the
-/// JSON body's `status` and `reason`.
+/// The answer a correct receiver gives (the status table of the [`service`](crate::service)
+/// module): the HTTP status and the JSON body's `status` and `reason`, as the service
+/// answers an [`Outcome`].
 ///
 /// ```
 /// use http::StatusCode;
@@ -392,17 +398,28 @@ pub struct Expect {
 
 impl Expect {
     /// 200 `{"status":"received"}`: the event was handled (or queued).
-    pub const RECEIVED: Self = Self::ok("received");
+    pub const RECEIVED: Self = Self::of(&Outcome::Received);
     /// 200 `{"status":"duplicate"}`: the same `(task_id, stage)` was handled before.
-    pub const DUPLICATE: Self = Self::ok("duplicate");
+    pub const DUPLICATE: Self = Self::of(&Outcome::Duplicate);
     /// 200 `{"status":"ignored"}`: a `text` or `first` after a later stage of its task.
-    pub const IGNORED: Self = Self::ok("ignored");
+    pub const IGNORED: Self = Self::of(&Outcome::Ignored);
 
-    const fn ok(outcome: &'static str) -> Self {
+    /// The answer the service gives `outcome`.
+    ///
+    /// ```
+    /// use vocals_callback::{Outcome, testkit::Expect};
+    ///
+    /// assert_eq!(Expect::of(&Outcome::Duplicate), Expect::DUPLICATE);
+    /// ```
+    #[must_use]
+    pub const fn of(outcome: &Outcome) -> Self {
         Self {
-            status: StatusCode::OK,
-            outcome,
-            reason: None,
+            status: outcome.status(),
+            outcome: outcome.as_str(),
+            reason: match outcome {
+                Outcome::Rejected(rejection) => Some(rejection.kind().as_str()),
+                _ => None,
+            },
         }
     }
 
@@ -418,11 +435,7 @@ impl Expect {
     /// ```
     #[must_use]
     pub const fn rejected(kind: RejectionKind) -> Self {
-        Self {
-            status: kind.status(),
-            outcome: "rejected",
-            reason: Some(kind.as_str()),
-        }
+        Self::of(&Outcome::Rejected(Rejection::new(kind)))
     }
 
     /// The HTTP status.
@@ -505,10 +518,10 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn signed(&self, label: &str, body: Vec<u8>, timestamp: u64, expect: Expect) -> Delivery {
+    fn signed(&self, label: &str, body: Vec<u8>, timestamp: u64, expect: Expect) -> Step {
         let mut request = kie_request(self.key, self.task_id, timestamp, body).map(Bytes::from);
         request.uri_mut().clone_from(self.uri);
-        Delivery {
+        Step {
             label: format!("{}/{label}", self.prefix),
             request,
             expect,
@@ -606,10 +619,10 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(NOW)
     }
 
-    fn all_deliveries(uri: &Uri) -> Vec<(Scenario, Vec<Delivery>)> {
+    fn all_steps(uri: &Uri) -> Vec<(Scenario, Vec<Step>)> {
         Scenario::all()
             .iter()
-            .map(|sc| (*sc, sc.deliveries(KEY, uri, TASK, now())))
+            .map(|sc| (*sc, sc.steps(KEY, uri, TASK, now())))
             .collect()
     }
 
@@ -617,18 +630,18 @@ mod tests {
         KieSignature::new(Secret::new(KEY).unwrap())
     }
 
-    fn header<'a>(d: &'a Delivery, name: &str) -> &'a str {
+    fn header<'a>(d: &'a Step, name: &str) -> &'a str {
         d.request.headers()[name].to_str().unwrap()
     }
 
-    /// A model of the receiver's pipeline (DESIGN.md): verify, bind, parse, claim.
+    /// A model of the receiver's pipeline: parse, verify, bind, claim.
     #[derive(Default)]
     struct Model {
         done: HashSet<(String, Stage)>,
     }
 
     impl Model {
-        fn answer(&mut self, cache: &BindingCache, d: &Delivery) -> Expect {
+        fn answer(&mut self, cache: &BindingCache, d: &Step) -> Expect {
             let body = d.request.body();
             let event = parse(body).unwrap();
             let vreq = VerifyRequest::new(d.request.headers(), body, now())
@@ -663,7 +676,7 @@ mod tests {
 
     #[test]
     fn every_expectation_is_what_the_pipeline_answers() {
-        for (scenario, deliveries) in all_deliveries(&Uri::from_static("/vocals-callback")) {
+        for (scenario, deliveries) in all_steps(&Uri::from_static("/vocals-callback")) {
             // A fresh receiver per scenario, as the CLI uses a fresh task id per scenario.
             let cache = BindingCache::new(100, Duration::from_secs(300)).unwrap();
             let mut model = Model::default();
@@ -678,7 +691,7 @@ mod tests {
     fn requests_are_posts_of_json_to_the_uri_signed_with_the_kie_rule() {
         let uri = Uri::from_static("http://127.0.0.1:3000/vocals-callback");
         let verifier = verifier();
-        for (_, deliveries) in all_deliveries(&uri) {
+        for (_, deliveries) in all_steps(&uri) {
             for d in deliveries {
                 assert_eq!(d.request.method(), http::Method::POST);
                 assert_eq!(d.request.uri(), &uri);
@@ -702,7 +715,7 @@ mod tests {
     #[test]
     fn skew_deliveries_are_an_hour_either_side_then_on_time() {
         let uri = Uri::from_static("/vocals-callback");
-        let d = Scenario::Skew.deliveries(KEY, &uri, TASK, now());
+        let d = Scenario::Skew.steps(KEY, &uri, TASK, now());
         let stamps: Vec<u64> = d
             .iter()
             .map(|d| header(d, "x-webhook-timestamp").parse().unwrap())
@@ -735,7 +748,7 @@ mod tests {
     #[test]
     fn a_forgery_replays_the_captured_headers_over_another_body_of_the_same_task() {
         let uri = Uri::from_static("/vocals-callback");
-        let d = Scenario::Forgery.deliveries(KEY, &uri, TASK, now());
+        let d = Scenario::Forgery.steps(KEY, &uri, TASK, now());
         let [genuine, forged, retry] = &d[..] else {
             panic!("three deliveries")
         };
@@ -755,10 +768,10 @@ mod tests {
     #[test]
     fn a_retry_is_byte_identical_and_a_duplicate_is_re_signed() {
         let uri = Uri::from_static("/vocals-callback");
-        let r = Scenario::Retry.deliveries(KEY, &uri, TASK, now());
+        let r = Scenario::Retry.steps(KEY, &uri, TASK, now());
         assert_eq!(r[0].request.headers(), r[1].request.headers());
         assert_eq!(r[0].request.body(), r[1].request.body());
-        let d = Scenario::Duplicate.deliveries(KEY, &uri, TASK, now());
+        let d = Scenario::Duplicate.steps(KEY, &uri, TASK, now());
         assert_eq!(d[0].request.body(), d[1].request.body());
         assert_ne!(
             header(&d[0], "x-webhook-signature"),
@@ -773,7 +786,7 @@ mod tests {
     #[test]
     fn stages_and_tracks_are_realistic() {
         let uri = Uri::from_static("/vocals-callback");
-        let d = Scenario::Sequence.deliveries(KEY, &uri, TASK, now());
+        let d = Scenario::Sequence.steps(KEY, &uri, TASK, now());
         let events: Vec<_> = d.iter().map(|d| parse(d.request.body()).unwrap()).collect();
         let stages: Vec<_> = events.iter().map(crate::VocalsEvent::stage).collect();
         assert_eq!(stages, [Stage::Text, Stage::First, Stage::Complete]);
@@ -791,7 +804,7 @@ mod tests {
         assert_eq!(id.matches('-').count(), 4);
         let lyrics = events[2].tracks()[0].lyrics();
         assert_eq!(lyrics.sections().len(), 4);
-        let f = Scenario::Failure.deliveries(KEY, &uri, TASK, now());
+        let f = Scenario::Failure.steps(KEY, &uri, TASK, now());
         let failed = parse(f[1].request.body()).unwrap();
         assert_eq!(failed.stage(), Stage::Failed);
         assert_eq!(failed.code(), 501);

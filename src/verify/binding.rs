@@ -3,6 +3,7 @@
 use std::{
     collections::HashMap,
     fmt,
+    future::{self, Future},
     sync::Mutex,
     time::{Duration, SystemTime},
 };
@@ -15,6 +16,29 @@ use crate::{
     rejection::{Rejection, RejectionKind},
     sync::lock,
 };
+
+/// Where signatures are bound to bodies: the in-process [`BindingCache`], or a store that
+/// replicas share (`RedisBinding`, feature `redis`). A service's
+/// [`Backend`](crate::backend::Backend) supplies one beside its dedup store.
+///
+/// [`bind`](Self::bind) must be atomic per signature: of two concurrent binds of one
+/// signature with different bodies, one passes and the other is refused.
+pub trait BindingStore: Send + Sync + 'static {
+    /// Binds `signed` to `body` until the signature leaves its window (judged at `now`):
+    /// passes for the first body and for the same body again (a retry).
+    ///
+    /// # Errors
+    ///
+    /// [`SignatureReused`](RejectionKind::SignatureReused) when the signature is bound to
+    /// another body inside its window; a 503 kind with `Retry-After` when the store cannot
+    /// take it (full, or unreachable).
+    fn bind(
+        &self,
+        signed: &Signed,
+        body: &[u8],
+        now: SystemTime,
+    ) -> impl Future<Output = Result<(), Rejection>> + Send;
+}
 
 /// Remembers `signature → digest(body)` until the signature's timestamp leaves the window.
 ///
@@ -36,7 +60,7 @@ use crate::{
 /// that passes.
 ///
 /// The digest is a PRF under a key drawn at random when the cache is built
-/// ([`BodyDigest::random`]): about a tenth of SHA-256's cost, and the right choice for a
+/// ([`BodyDigest::random`]): about a quarter of SHA-256's cost, and the right choice for a
 /// cache that lives in one process. [`with_digest`](Self::with_digest) takes another.
 ///
 /// ```
@@ -46,9 +70,9 @@ use crate::{
 /// let cache = BindingCache::new(10_000, Duration::from_secs(300))?;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_769_670_760);
 /// let mac = [7u8; 32];
-/// cache.bind(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // first delivery
-/// cache.bind(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // a retry: same body
-/// let swapped = cache.bind(&mac, 1_769_670_760, b"{\"a\":2}", now); // a swapped body
+/// cache.bind_mac(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // first delivery
+/// cache.bind_mac(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // a retry: same body
+/// let swapped = cache.bind_mac(&mac, 1_769_670_760, b"{\"a\":2}", now); // a swapped body
 /// assert_eq!(swapped.unwrap_err().kind(), RejectionKind::SignatureReused);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -71,31 +95,15 @@ struct Entry {
     digest: Digested,
     /// Unix second after which the signature is outside its window.
     expires: u64,
-    /// The signature's timestamp, so a recalled request must present the same one.
-    timestamp: u64,
-    /// The final answer the bound request got, once it has one.
-    settled: Option<Recalled>,
 }
 
-/// The answer a byte-identical retry of a settled request gets from the service without
-/// being parsed again (counted in [`Stats::recalled`](crate::Stats::recalled)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Recalled {
-    /// The event was handled (or found handled): 200 `duplicate`.
-    Duplicate,
-    /// The event came after a later stage of its task: 200 `ignored`.
-    Ignored,
-}
+/// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, a 24-byte
+/// entry (the 16-byte body digest and the expiry) and one control byte, and the table
+/// allocated for `capacity` entries has at most `capacity × 8/7` buckets rounded up to a
+/// power of two, so fewer than `capacity × 16/7`.
+const BYTES_PER_ENTRY: usize = (32 + size_of::<Entry>() + 1) * 16 / 7 + 1;
 
 impl BindingCache {
-    /// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, a 40-byte
-    /// entry (the 16-byte body digest, the expiry, the timestamp and the settled answer)
-    /// and one control byte, and the table allocated
-    /// for `capacity` entries has at most `capacity × 8/7` buckets rounded up to a power of
-    /// two, so fewer than `capacity × 16/7`. While a purge of expired entries runs (only
-    /// when the cache is full), a second table of the same size exists for a moment.
-    pub const BYTES_PER_ENTRY: usize = (32 + size_of::<Entry>() + 1) * 16 / 7 + 1;
-
     /// A cache for `capacity` signatures, each kept for `tolerance` past its timestamp
     /// (use the verifier's tolerance), digesting bodies with a randomly keyed PRF.
     ///
@@ -104,34 +112,6 @@ impl BindingCache {
     /// [`ConfigError`] for a capacity of zero, an invalid tolerance, or no random bytes from
     /// the operating system for the key.
     pub fn new(capacity: usize, tolerance: Duration) -> Result<Self, ConfigError> {
-        let digest = BodyDigest::random().map_err(|_| {
-            ConfigError::new(
-                ConfigErrorKind::NoRandomness,
-                "no random bytes for the binding digest's key",
-            )
-        })?;
-        Self::with_digest(capacity, tolerance, digest)
-    }
-
-    /// A cache as [`new`](Self::new) that digests bodies with `digest`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use vocals_callback::verify::{BindingCache, BodyDigest};
-    ///
-    /// let cache = BindingCache::with_digest(1_000, Duration::from_secs(300), BodyDigest::sha256())?;
-    /// assert_eq!(cache.capacity(), 1_000);
-    /// # Ok::<(), vocals_callback::ConfigError>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] for a capacity of zero or an invalid tolerance.
-    pub fn with_digest(
-        capacity: usize,
-        tolerance: Duration,
-        digest: BodyDigest,
-    ) -> Result<Self, ConfigError> {
         if capacity == 0 {
             return Err(ConfigError::new(
                 ConfigErrorKind::ZeroCapacity,
@@ -148,8 +128,24 @@ impl BindingCache {
             }),
             capacity,
             tolerance: time::check_tolerance(tolerance)?,
-            digest,
+            digest: BodyDigest::random()?,
         })
+    }
+
+    /// The same cache, digesting bodies with `digest` instead of a randomly keyed PRF.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::verify::{BindingCache, BodyDigest};
+    ///
+    /// let cache = BindingCache::new(1_000, Duration::from_secs(300))?.with_digest(BodyDigest::sha256());
+    /// assert_eq!(cache.capacity(), 1_000);
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_digest(mut self, digest: BodyDigest) -> Self {
+        self.digest = digest;
+        self
     }
 
     /// Binds `mac` (signed at `timestamp`) to `body`.
@@ -159,44 +155,26 @@ impl BindingCache {
     /// [`SignatureReused`](RejectionKind::SignatureReused) when `mac` is bound to another
     /// body inside its window; [`BindingCacheFull`](RejectionKind::BindingCacheFull) when
     /// every entry is live.
-    pub fn bind(
+    pub fn bind_mac(
         &self,
         mac: &[u8; 32],
         timestamp: u64,
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        self.bind_signed(
-            &Signed::new(*mac, timestamp, self.tolerance),
-            &self.digest(body),
-            now,
-        )
+        self.bind_signed(&Signed::new(*mac, timestamp, self.tolerance), body, now)
     }
 
-    /// The digest this cache keeps of `body` (computed outside any lock: it is the
-    /// expensive part).
-    pub(crate) fn digest(&self, body: &[u8]) -> Digested {
-        self.digest.digest(body)
-    }
-
-    /// Binds `signed` to a body of digest `digest` until its timestamp leaves the window.
-    pub(crate) fn bind_signed(
-        &self,
-        signed: &Signed,
-        digest: &Digested,
-        now: SystemTime,
-    ) -> Result<(), Rejection> {
-        let (mac, digest, timestamp) = (&signed.mac, *digest, signed.timestamp);
+    /// Binds `signed` to `body` until its timestamp leaves the window.
+    fn bind_signed(&self, signed: &Signed, body: &[u8], now: SystemTime) -> Result<(), Rejection> {
+        // Digested outside the lock: it is the expensive part.
+        let digest = self.digest.digest(body);
+        let (mac, timestamp) = (&signed.mac, signed.timestamp);
         // Keep the binding as long as the verifier accepts the signature, even when its
         // tolerance is longer than this cache's.
         let window = signed.window.max(self.tolerance).as_secs();
         let expires = timestamp.saturating_add(window);
-        let fresh = Entry {
-            digest,
-            expires,
-            timestamp,
-            settled: None,
-        };
+        let fresh = Entry { digest, expires };
         let now = time::unix_secs(now);
         let mut table = lock(&self.entries);
         if let Some(entry) = table.map.get_mut(mac) {
@@ -218,48 +196,13 @@ impl BindingCache {
             }
             if table.map.len() >= self.capacity {
                 let wait = table.min_expires.saturating_sub(now).saturating_add(1);
-                return Err(Rejection::retry_after(
-                    RejectionKind::BindingCacheFull,
-                    Duration::from_secs(wait),
-                ));
+                return Err(Rejection::new(RejectionKind::BindingCacheFull)
+                    .with_retry_after(Duration::from_secs(wait)));
             }
         }
         table.min_expires = table.min_expires.min(expires);
         table.map.insert(*mac, fresh);
         Ok(())
-    }
-
-    /// The answer recorded for a request presenting `signed` with a body of digest
-    /// `digest`, if one with the same signature, timestamp and body was verified, bound and
-    /// settled, and the signature is still inside its verifier's window. Such a request
-    /// would pass verification again (same MAC input, same key, same window) and reach the
-    /// same dedup entry, so it may be answered without the MAC and the parse.
-    pub(crate) fn recall(
-        &self,
-        signed: &Signed,
-        digest: &Digested,
-        now: SystemTime,
-    ) -> Option<Recalled> {
-        // The verifier's own window, as `verify` would judge it now.
-        time::check_window(signed.timestamp, now, signed.window).ok()?;
-        let now = time::unix_secs(now);
-        let table = lock(&self.entries);
-        let entry = table.map.get(&signed.mac)?;
-        let same = entry.expires >= now
-            && entry.timestamp == signed.timestamp
-            && entry.digest.matches(digest);
-        if same { entry.settled } else { None }
-    }
-
-    /// Records the final answer of the request bound as `signed` with body digest `digest`.
-    pub(crate) fn settle(&self, signed: &Signed, digest: &Digested, answer: Recalled) {
-        let mut table = lock(&self.entries);
-        if let Some(entry) = table.map.get_mut(&signed.mac)
-            && entry.timestamp == signed.timestamp
-            && entry.digest.matches(digest)
-        {
-            entry.settled = Some(answer);
-        }
     }
 
     /// Binds the signature of a [`Verified`] pass, if its scheme needs binding (its MAC
@@ -274,8 +217,8 @@ impl BindingCache {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        match verified.unbound_signature() {
-            Some(signed) => self.bind_signed(signed, &self.digest(body), now),
+        match verified.signature() {
+            Some(signed) => self.bind_signed(signed, body, now),
             None => Ok(()),
         }
     }
@@ -298,10 +241,19 @@ impl BindingCache {
         self.capacity
     }
 
-    /// An upper bound of the memory the entries take: `capacity ×` [`BYTES_PER_ENTRY`](Self::BYTES_PER_ENTRY).
+    /// The tolerance each binding is kept for past its timestamp, at least (a verifier
+    /// with a longer window is honoured).
+    #[must_use]
+    pub fn tolerance(&self) -> Duration {
+        self.tolerance
+    }
+
+    /// An upper bound of the memory the entries take, in bytes: the table is allocated
+    /// once for the capacity and never grows. While a purge of expired entries runs (only
+    /// when the cache is full), a second table of the same size exists for a moment.
     #[must_use]
     pub fn memory_bound(&self) -> usize {
-        self.capacity.saturating_mul(Self::BYTES_PER_ENTRY)
+        self.capacity.saturating_mul(BYTES_PER_ENTRY)
     }
 
     /// The hash table's bucket count, for the tests of the memory bound.
@@ -319,6 +271,18 @@ impl Table {
         live.extend(self.map.drain().filter(|(_, e)| e.expires >= now));
         self.min_expires = live.values().map(|e| e.expires).min().unwrap_or(u64::MAX);
         self.map = live;
+    }
+}
+
+impl BindingStore for BindingCache {
+    fn bind(
+        &self,
+        signed: &Signed,
+        body: &[u8],
+        now: SystemTime,
+    ) -> impl Future<Output = Result<(), Rejection>> + Send {
+        // In process: bound before the future is even polled.
+        future::ready(self.bind_signed(signed, body, now))
     }
 }
 
@@ -352,10 +316,10 @@ mod tests {
     #[test]
     fn a_retry_passes_and_a_swapped_body_is_refused() {
         let c = cache(8);
-        c.bind(&[1; 32], T, b"body", at(T)).unwrap();
-        c.bind(&[1; 32], T, b"body", at(T + 60)).unwrap();
+        c.bind_mac(&[1; 32], T, b"body", at(T)).unwrap();
+        c.bind_mac(&[1; 32], T, b"body", at(T + 60)).unwrap();
         assert_eq!(
-            c.bind(&[1; 32], T, b"other", at(T + 60))
+            c.bind_mac(&[1; 32], T, b"other", at(T + 60))
                 .unwrap_err()
                 .kind(),
             RejectionKind::SignatureReused
@@ -366,29 +330,29 @@ mod tests {
     #[test]
     fn an_entry_lives_until_its_timestamp_leaves_the_window() {
         let c = cache(8);
-        c.bind(&[1; 32], T, b"body", at(T)).unwrap();
+        c.bind_mac(&[1; 32], T, b"body", at(T)).unwrap();
         assert!(
-            c.bind(&[1; 32], T, b"other", at(T + 300)).is_err(),
+            c.bind_mac(&[1; 32], T, b"other", at(T + 300)).is_err(),
             "still inside at the edge"
         );
-        c.bind(&[1; 32], T, b"other", at(T + 301)).unwrap();
+        c.bind_mac(&[1; 32], T, b"other", at(T + 301)).unwrap();
     }
 
     #[test]
     fn a_full_cache_of_live_entries_fails_closed_with_retry_after() {
         let c = cache(2);
-        c.bind(&[1; 32], T, b"a", at(T)).unwrap();
-        c.bind(&[2; 32], T + 10, b"b", at(T + 10)).unwrap();
-        let err = c.bind(&[3; 32], T + 20, b"c", at(T + 20)).unwrap_err();
+        c.bind_mac(&[1; 32], T, b"a", at(T)).unwrap();
+        c.bind_mac(&[2; 32], T + 10, b"b", at(T + 10)).unwrap();
+        let err = c.bind_mac(&[3; 32], T + 20, b"c", at(T + 20)).unwrap_err();
         assert_eq!(err.kind(), RejectionKind::BindingCacheFull);
         assert_eq!(err.status(), http::StatusCode::SERVICE_UNAVAILABLE);
         // The oldest entry expires at T + 300: retry one second after.
-        assert_eq!(err.retry_after_delay(), Some(Duration::from_secs(281)));
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(281)));
         // The live entries are all still there: nothing was evicted.
-        assert!(c.bind(&[1; 32], T, b"x", at(T + 20)).is_err());
-        assert!(c.bind(&[2; 32], T + 10, b"x", at(T + 20)).is_err());
+        assert!(c.bind_mac(&[1; 32], T, b"x", at(T + 20)).is_err());
+        assert!(c.bind_mac(&[2; 32], T + 10, b"x", at(T + 20)).is_err());
         // Once the first has expired, its slot is reused.
-        c.bind(&[3; 32], T + 301, b"c", at(T + 301)).unwrap();
+        c.bind_mac(&[3; 32], T + 301, b"c", at(T + 301)).unwrap();
         assert_eq!(c.len(), 2);
     }
 
@@ -404,7 +368,7 @@ mod tests {
             // Batches of 1.5 × capacity, 400 s apart: each batch overfills the cache (the
             // excess is refused, nothing evicted), then the next finds the old ones expired.
             let ts = T + (i / (capacity as u64 * 3 / 2)) * 400;
-            if c.bind(&mac, ts, b"body", at(ts)).is_err() {
+            if c.bind_mac(&mac, ts, b"body", at(ts)).is_err() {
                 refused += 1;
             }
             assert!(c.len() <= capacity);

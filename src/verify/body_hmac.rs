@@ -2,15 +2,9 @@
 
 use std::{fmt, time::Duration};
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use http::HeaderName;
 
-use super::{
-    Verified, Verifier, VerifyRequest,
-    header::{self, hex_digit},
-    keys::Keys,
-    time,
-};
+use super::{Verified, Verifier, VerifyRequest, encoding, header, keys::Keys, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -78,6 +72,7 @@ enum Format {
 /// [`shopify`](Self::shopify). Anything else with the builder:
 ///
 /// ```
+/// # #[cfg(feature = "testkit")] { // the signing helpers are the testkit's
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use http::HeaderMap;
 /// use vocals_callback::{
@@ -102,6 +97,7 @@ enum Format {
 /// let verified = verifier.verify(&VerifyRequest::new(&headers, body, now))?;
 /// assert_eq!(verified.scheme(), "body_hmac");
 /// assert_eq!(verified.key_label(), Some("current"));
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
@@ -183,6 +179,7 @@ impl BodyHmac {
     /// ":" + body)>`, timestamp within the tolerance.
     ///
     /// ```
+    /// # #[cfg(feature = "testkit")] { // the signing helpers are the testkit's
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use http::HeaderMap;
     /// use vocals_callback::{Secret, testkit::sign_body_hmac, verify::{BodyHmac, Encoding, Verifier, VerifyRequest}};
@@ -194,6 +191,7 @@ impl BodyHmac {
     /// headers.insert("X-Slack-Signature", format!("v0={mac}").parse()?);
     /// let now = UNIX_EPOCH + Duration::from_secs(1_531_420_678);
     /// assert!(verifier.verify(&VerifyRequest::new(&headers, b"token=x", now)).is_ok());
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
@@ -220,6 +218,7 @@ impl BodyHmac {
     /// [`with_timestamp_header`](Self::with_timestamp_header) do not apply to this format.
     ///
     /// ```
+    /// # #[cfg(feature = "testkit")] { // the signing helpers are the testkit's
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use http::HeaderMap;
     /// use vocals_callback::{Secret, testkit::sign_stripe, verify::{BodyHmac, Verifier, VerifyRequest}};
@@ -229,6 +228,7 @@ impl BodyHmac {
     /// headers.insert("Stripe-Signature", sign_stripe("whsec_test_secret", 1_700_000_000, b"{}").parse()?);
     /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
     /// assert!(verifier.verify(&VerifyRequest::new(&headers, b"{}", now)).is_ok());
+    /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]
@@ -315,7 +315,8 @@ impl BodyHmac {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] (`InvalidName`) when `header` is not a valid header name, or for the
+    /// [`ConfigError`] of kind [`InvalidName`](ConfigErrorKind::InvalidName) when `header`
+    /// is not a valid header name, [`NotApplicable`](ConfigErrorKind::NotApplicable) for the
     /// [`stripe`](Self::stripe) format, whose timestamp is inside the signature header.
     pub fn with_timestamp_header(
         mut self,
@@ -359,12 +360,13 @@ impl BodyHmac {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] (`InvalidName`) when `prefix` is not visible ASCII, or for the
-    /// [`stripe`](Self::stripe) format.
+    /// [`ConfigError`] of kind [`InvalidPrefix`](ConfigErrorKind::InvalidPrefix) when
+    /// `prefix` is not visible ASCII, [`NotApplicable`](ConfigErrorKind::NotApplicable) for
+    /// the [`stripe`](Self::stripe) format.
     pub fn with_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
         if !prefix.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ConfigError::new(
-                ConfigErrorKind::InvalidName,
+                ConfigErrorKind::InvalidPrefix,
                 "a signature prefix must be visible ASCII",
             ));
         }
@@ -441,7 +443,11 @@ impl BodyHmac {
                 std::slice::from_ref(&mac),
             ),
         };
-        verified.ok_or(RejectionKind::InvalidSignature.into())
+        let verified = verified.ok_or(Rejection::new(RejectionKind::InvalidSignature))?;
+        Ok(match stamp {
+            Some((_, ts, _)) => verified.with_timestamp(ts),
+            None => verified,
+        })
     }
 
     fn verify_stripe(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
@@ -465,13 +471,14 @@ impl BodyHmac {
             return Err(RejectionKind::MalformedSignature.into());
         }
         self.check(&[ts_text.as_bytes(), b".", req.body()], &macs)
+            .map(|verified| verified.with_timestamp(ts))
             .ok_or(RejectionKind::InvalidSignature.into())
     }
 }
 
 fn not_for_stripe() -> ConfigError {
     ConfigError::new(
-        ConfigErrorKind::InvalidName,
+        ConfigErrorKind::NotApplicable,
         "the Stripe format carries its timestamp and version inside the signature header",
     )
 }
@@ -483,28 +490,10 @@ fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
 
 /// A 32-byte MAC from its text, or `None` when it is not exactly that in `encoding`.
 fn decode_mac(text: &str, encoding: Encoding) -> Option<[u8; 32]> {
-    let mut mac = [0u8; 32];
     match encoding {
-        Encoding::Hex => {
-            if text.len() != 64 {
-                return None;
-            }
-            for (out, pair) in mac.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-                let [hi, lo] = pair else { return None };
-                *out = (hex_digit(*hi)? << 4) | hex_digit(*lo)?;
-            }
-        }
-        Encoding::Base64 => {
-            if text.len() != 44 {
-                return None;
-            }
-            let mut buf = [0u8; 33];
-            // STANDARD refuses non-canonical padding and non-zero trailing bits.
-            let n = STANDARD.decode_slice(text, &mut buf).ok()?;
-            mac.copy_from_slice(buf.get(..n).filter(|b| b.len() == 32)?);
-        }
+        Encoding::Hex => encoding::hex_mac(text.as_bytes()),
+        Encoding::Base64 => encoding::base64_mac(text.as_bytes()),
     }
-    Some(mac)
 }
 
 impl Verifier for BodyHmac {

@@ -54,16 +54,6 @@ pub(crate) fn single_bytes<'a>(
     Ok(Some(value.as_bytes()))
 }
 
-/// The value of one hex digit, either case (signatures in hex, percent escapes).
-pub(crate) fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;

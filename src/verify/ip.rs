@@ -8,7 +8,7 @@ use std::{
 
 use http::{Extensions, HeaderMap, HeaderName};
 
-use super::{Verified, Verifier, VerifyRequest};
+use super::{HeaderCheck, Verified, Verifier, VerifyRequest};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -175,8 +175,9 @@ impl Verifier for IpAllowlist {
         }
     }
 
-    fn needs_body(&self) -> bool {
-        false
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+        // Needs nothing from the body: the whole check runs before it is read.
+        self.verify(req).map(HeaderCheck::Verified)
     }
 }
 

@@ -57,7 +57,8 @@ impl Keys {
     }
 }
 
-fn keyed(key: &[u8]) -> Hmac<Sha256> {
+/// An HMAC-SHA256 keyed with `key`, for verifiers and for the testkit's signers alike.
+pub(crate) fn keyed(key: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length, so `new_from_slice` cannot fail; the fallback only
     // avoids a panic path.
     <Hmac<Sha256> as Mac>::new_from_slice(key)

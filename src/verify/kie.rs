@@ -2,18 +2,16 @@
 
 use std::{fmt, time::Duration};
 
-use base64::{Engine, engine::general_purpose::STANDARD};
 use http::HeaderName;
 
-use super::{Signed, Verified, Verifier, VerifyRequest, header, keys::Keys, time};
+use super::{
+    HeaderCheck, Signed, Verified, Verifier, VerifyRequest, encoding, header, keys::Keys, time,
+};
 use crate::{
     config::ConfigError,
     rejection::{Rejection, RejectionKind},
     secret::Secret,
 };
-
-/// The length of a padded standard base64 encoding of 32 bytes.
-const SIGNATURE_LEN: usize = 44;
 
 /// Verifies the kie.ai callback signature (`webhookHmacKey` on the account):
 ///
@@ -115,54 +113,25 @@ fn signature_headers(headers: &http::HeaderMap) -> Result<(&[u8], &[u8]), Reject
     Ok((ts_text, signature))
 }
 
-/// Decodes a signature header: exactly 44 characters of canonical padded standard base64.
-pub(crate) fn decode_signature(text: &[u8]) -> Result<[u8; 32], Rejection> {
-    let malformed = || Rejection::from(RejectionKind::MalformedSignature);
-    if text.len() != SIGNATURE_LEN {
-        return Err(malformed());
-    }
-    let mut buf = [0u8; 33];
-    let n = STANDARD
-        .decode_slice(text, &mut buf)
-        .map_err(|_| malformed())?;
-    let mut mac = [0u8; 32];
-    match buf.get(..n) {
-        Some(bytes) if n == 32 => mac.copy_from_slice(bytes),
-        _ => return Err(malformed()),
-    }
-    Ok(mac)
-}
-
 impl Verifier for KieSignature {
-    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<(), Rejection> {
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
         // The same reads as `verify`, so the gate and the full check agree.
-        signature_headers(req.headers()).map(|_| ())
-    }
-
-    fn presented_signature(&self, req: &VerifyRequest<'_>) -> Option<Signed> {
-        let (ts_text, signature) = signature_headers(req.headers()).ok()?;
-        Some(Signed::new(
-            decode_signature(signature).ok()?,
-            time::parse_timestamp_bytes(ts_text).ok()?,
-            self.tolerance,
-        ))
+        signature_headers(req.headers()).map(|_| HeaderCheck::NeedsBody)
     }
 
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
         let (ts_text, signature) = signature_headers(req.headers())?;
         let timestamp = time::parse_timestamp_bytes(ts_text)?;
         time::check_window(timestamp, req.now(), self.tolerance)?;
-        let mac = decode_signature(signature)?;
+        let mac = encoding::base64_mac(signature)
+            .ok_or(Rejection::new(RejectionKind::MalformedSignature))?;
         let task_id = req
             .task_id()
             .ok_or(Rejection::new(RejectionKind::MissingTaskId))?;
         let parts: [&[u8]; 3] = [task_id.as_bytes(), b".", ts_text];
         match self.keys.find(&parts, &std::iter::once(mac)) {
-            Some(label) => Ok(Verified::new(Self::SCHEME, Some(label)).with_signature(
-                mac,
-                timestamp,
-                self.tolerance,
-            )),
+            Some(label) => Ok(Verified::new(Self::SCHEME, Some(label))
+                .with_signature(Signed::new(mac, timestamp, self.tolerance))),
             None => Err(RejectionKind::InvalidSignature.into()),
         }
     }

@@ -29,17 +29,18 @@ use crate::rejection::Rejection;
 
 mod binding;
 mod body_hmac;
+pub(crate) mod chain;
 mod digest;
+mod encoding;
 mod header;
 mod ip;
-mod keys;
+pub(crate) mod keys;
 mod kie;
 mod standard;
 pub(crate) mod time;
 mod token;
 
-pub use binding::BindingCache;
-pub(crate) use binding::Recalled;
+pub use binding::{BindingCache, BindingStore};
 pub use body_hmac::{BodyHmac, Encoding, SignedContent};
 pub use digest::{BodyDigest, Digested};
 pub use ip::{IpAllowlist, peer_from_extensions};
@@ -154,34 +155,24 @@ impl fmt::Debug for VerifyRequest<'_> {
     }
 }
 
-/// A passed check: which scheme, and which key when the scheme has several.
+/// A passed check: which scheme, which key when the scheme has several, and when the
+/// request was signed when the scheme signs a timestamp.
+///
+/// ```
+/// use std::{sync::Arc, time::{Duration, UNIX_EPOCH}};
+/// use vocals_callback::verify::Verified;
+///
+/// let verified = Verified::new("my_scheme", Some(Arc::from("2026-key"))).with_timestamp(1_769_670_760);
+/// assert_eq!(verified.key_label(), Some("2026-key"));
+/// assert_eq!(verified.signed_at(), Some(UNIX_EPOCH + Duration::from_secs(1_769_670_760)));
+/// assert!(verified.signature().is_none());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
     scheme: &'static str,
     key_label: Option<Arc<str>>,
+    timestamp: Option<u64>,
     signature: Option<Signed>,
-}
-
-/// A signature whose MAC does not cover the body: its MAC bytes, its timestamp and the
-/// window its verifier accepts it in. Opaque: the binding step and the recognition of
-/// byte-identical retries read it ([`BindingCache`], [`Verifier::presented_signature`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Signed {
-    pub(crate) mac: [u8; 32],
-    pub(crate) timestamp: u64,
-    /// The verifier's tolerance: the signature is accepted until `timestamp + window`, so
-    /// its binding must live at least that long.
-    pub(crate) window: std::time::Duration,
-}
-
-impl Signed {
-    pub(crate) fn new(mac: [u8; 32], timestamp: u64, window: std::time::Duration) -> Self {
-        Self {
-            mac,
-            timestamp,
-            window,
-        }
-    }
 }
 
 impl Verified {
@@ -191,17 +182,25 @@ impl Verified {
         Self {
             scheme,
             key_label,
+            timestamp: None,
             signature: None,
         }
     }
 
-    pub(crate) fn with_signature(
-        mut self,
-        mac: [u8; 32],
-        timestamp: u64,
-        window: std::time::Duration,
-    ) -> Self {
-        self.signature = Some(Signed::new(mac, timestamp, window));
+    /// The same pass, for a request signed at `timestamp` (Unix seconds, as the signature
+    /// covers it).
+    #[must_use]
+    pub fn with_timestamp(mut self, timestamp: u64) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// The same pass, for a signature whose MAC does **not** cover the body: the service
+    /// binds it to the body it came with (see [`BindingStore`]). Sets the timestamp too.
+    #[must_use]
+    pub fn with_signature(mut self, signature: Signed) -> Self {
+        self.timestamp = Some(signature.timestamp);
+        self.signature = Some(signature);
         self
     }
 
@@ -217,80 +216,155 @@ impl Verified {
         self.key_label.as_deref()
     }
 
-    /// The MAC and timestamp, when the scheme's MAC does not cover the body and the
-    /// signature must be bound to it (see [`BindingCache`]).
-    pub(crate) fn unbound_signature(&self) -> Option<&Signed> {
+    /// The scheme, the label and the timestamp, for the [`Delivery`](crate::Delivery) of
+    /// the event (the label moved, not copied).
+    pub(crate) fn into_signer(self) -> (&'static str, Option<Arc<str>>, Option<u64>) {
+        (self.scheme, self.key_label, self.timestamp)
+    }
+
+    /// When the request was signed, for schemes that sign a timestamp.
+    #[must_use]
+    pub fn signed_at(&self) -> Option<SystemTime> {
+        self.timestamp
+            .map(|secs| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+    }
+
+    /// The signature to bind to the body, when the scheme's MAC does not cover it.
+    #[must_use]
+    pub fn signature(&self) -> Option<&Signed> {
         self.signature.as_ref()
     }
 }
 
+/// A signature whose MAC does not cover the body (the provider's rule signs only
+/// `task_id.timestamp`): its MAC bytes, its timestamp, and the window its verifier accepts
+/// it in. A [`BindingStore`] remembers it with the first body it came with until the window
+/// ends, so the same header pair over another body is refused.
+///
+/// ```
+/// use std::time::Duration;
+/// use vocals_callback::verify::Signed;
+///
+/// let signed = Signed::new([7; 32], 1_769_670_760, Duration::from_secs(300));
+/// assert_eq!(signed.timestamp(), 1_769_670_760);
+/// assert_eq!(signed.window(), Duration::from_secs(300));
+/// assert_eq!(signed.mac(), &[7; 32]);
+/// assert!(!format!("{signed:?}").contains("7, 7")); // the MAC is not printed
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub(crate) mac: [u8; 32],
+    pub(crate) timestamp: u64,
+    /// The verifier's tolerance: the signature is accepted until `timestamp + window`, so
+    /// its binding must live at least that long.
+    pub(crate) window: std::time::Duration,
+}
+
+impl Signed {
+    /// A signature of `mac`, made at `timestamp` (Unix seconds), accepted until
+    /// `timestamp + window`.
+    #[must_use]
+    pub fn new(mac: [u8; 32], timestamp: u64, window: std::time::Duration) -> Self {
+        Self {
+            mac,
+            timestamp,
+            window,
+        }
+    }
+
+    /// The MAC bytes (the key a binding store files the signature under).
+    #[must_use]
+    pub fn mac(&self) -> &[u8; 32] {
+        &self.mac
+    }
+
+    /// When it was signed, in Unix seconds.
+    #[must_use]
+    pub fn timestamp(&self) -> u64 {
+        self.timestamp
+    }
+
+    /// How long past its timestamp its verifier accepts it.
+    #[must_use]
+    pub fn window(&self) -> std::time::Duration {
+        self.window
+    }
+}
+
+impl fmt::Debug for Signed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A MAC in a log is one half of a replay: print only when it was made.
+        f.debug_struct("Signed")
+            .field("timestamp", &self.timestamp)
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a verifier makes of a request's headers alone, before its body is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderCheck {
+    /// Passed: this verifier reads only headers, query and peer, and needs nothing more.
+    Verified(Verified),
+    /// Nothing refused yet: call [`Verifier::verify`] once the body is read.
+    NeedsBody,
+}
+
 /// A check of a request's source. Implementations must not do I/O or block: they run on
 /// the request path.
+///
+/// The service asks every verifier twice at most, in this order:
+///
+/// 1. [`check_headers`](Self::check_headers), before any body byte is read: a verifier that
+///    needs only the headers, the query or the peer (a URL token, an address allowlist)
+///    answers the whole check here; one that needs the body refuses what can never pass (a
+///    missing signature header) and asks for the body;
+/// 2. [`verify`](Self::verify), with the body and the task id read from it, for the
+///    verifiers that asked for it.
+///
+/// Every verifier must pass.
+///
+/// ```
+/// use vocals_callback::{Rejection, RejectionKind, verify::{HeaderCheck, Verified, Verifier, VerifyRequest}};
+///
+/// /// Accepts requests that carry `x-shared-secret: open-sesame` (an example: compare
+/// /// secrets in constant time in real code, as `UrlToken` does).
+/// #[derive(Debug)]
+/// struct SharedSecret;
+///
+/// impl Verifier for SharedSecret {
+///     fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+///         self.verify(req).map(HeaderCheck::Verified)
+///     }
+///
+///     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
+///         match req.headers().get("x-shared-secret") {
+///             Some(v) if v == "open-sesame" => Ok(Verified::new("shared_secret", None)),
+///             Some(_) => Err(RejectionKind::InvalidToken.into()),
+///             None => Err(RejectionKind::MissingToken.into()),
+///         }
+///     }
+/// }
+/// ```
 pub trait Verifier: Send + Sync + fmt::Debug + 'static {
-    /// Checks `req`.
+    /// Checks `req` in full: headers, query, peer, raw body and the task id read from it.
     ///
     /// # Errors
     ///
     /// A [`Rejection`] saying why the request is refused.
     fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection>;
 
-    /// For a scheme whose MAC does not cover the body: the signature `req`'s headers
-    /// present, read but **not checked** (`None` when they are missing or malformed, and by
-    /// default). A service whose only body verifier this is looks it up in its
-    /// [`BindingCache`]: a request with the signature, timestamp and body of one already
-    /// verified, bound and answered is a byte-identical retry, and gets the same answer
-    /// without the MAC and the parse. Nothing is accepted on this alone.
-    fn presented_signature(&self, req: &VerifyRequest<'_>) -> Option<Signed> {
-        let _ = req;
-        None
-    }
-
-    /// `false` when the verifier reads only headers, query and peer, so a service can run
-    /// it before reading the body.
-    fn needs_body(&self) -> bool {
-        true
-    }
-
-    /// The part of the check that needs no body (a required header is present), run by the
-    /// service before it reads the body, so a request that can never pass costs no read.
-    /// `req` has an empty body and no task id. Passes by default.
+    /// Checks what can be checked before the body is read. `req` has an empty body and no
+    /// task id. By default asks for the body.
     ///
     /// # Errors
     ///
-    /// A [`Rejection`] the full [`verify`](Self::verify) would give too.
-    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<(), Rejection> {
+    /// A [`Rejection`] that [`verify`](Self::verify) would give too.
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
         let _ = req;
-        Ok(())
+        Ok(HeaderCheck::NeedsBody)
     }
-}
-
-/// Runs every verifier on `req`; all must pass. Returns each pass in order, or the first
-/// rejection.
-///
-/// # Errors
-///
-/// The first verifier's [`Rejection`], in the order given (put the cheap, header-only
-/// checks first).
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use vocals_callback::{RejectionKind, Secret, verify::{UrlToken, Verifier, VerifyRequest, verify_all}};
-///
-/// let token = UrlToken::new("token", Secret::new("s3cret-token")?)?;
-/// let verifiers: [&dyn Verifier; 1] = [&token];
-/// let headers = http::HeaderMap::new();
-/// let now = UNIX_EPOCH + Duration::from_secs(1_769_670_760);
-/// let ok = VerifyRequest::new(&headers, b"{}", now).with_query(Some("token=s3cret-token"));
-/// assert_eq!(verify_all(verifiers, &ok)?.len(), 1);
-/// let bad = VerifyRequest::new(&headers, b"{}", now).with_query(Some("token=guess"));
-/// assert_eq!(verify_all(verifiers, &bad).unwrap_err().kind(), RejectionKind::InvalidToken);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn verify_all<'v>(
-    verifiers: impl IntoIterator<Item = &'v dyn Verifier>,
-    req: &VerifyRequest<'_>,
-) -> Result<Vec<Verified>, Rejection> {
-    verifiers.into_iter().map(|v| v.verify(req)).collect()
 }
 
 #[cfg(test)]
@@ -301,32 +375,42 @@ mod tests {
     use crate::{RejectionKind, Secret};
 
     #[test]
-    fn every_verifier_must_pass_and_the_first_refusal_is_returned() {
+    fn header_only_verifiers_answer_before_the_body_and_body_verifiers_ask_for_it() {
         let token = UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap();
         let ips = IpAllowlist::new(["203.0.113.0/24"]).unwrap();
-        let verifiers: [&dyn Verifier; 2] = [&token, &ips];
-        let headers = HeaderMap::new();
+        let kie = KieSignature::new(Secret::new("key").unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-webhook-timestamp", "1".parse().unwrap());
+        headers.insert("x-webhook-signature", "abc".parse().unwrap());
         let now = UNIX_EPOCH + Duration::from_secs(1);
         let req = |query, peer: &str| {
             VerifyRequest::new(&headers, b"", now)
                 .with_query(Some(query))
                 .with_peer(peer.parse().ok())
         };
-        let passes = verify_all(verifiers, &req("token=t0ken", "203.0.113.9")).unwrap();
-        let schemes: Vec<_> = passes.iter().map(Verified::scheme).collect();
-        assert_eq!(schemes, ["url_token", "ip_allowlist"]);
-        let kind = |q, p| verify_all(verifiers, &req(q, p)).unwrap_err().kind();
+        let ok = req("token=t0ken", "203.0.113.9");
+        let scheme = |check| match check {
+            HeaderCheck::Verified(v) => v.scheme(),
+            HeaderCheck::NeedsBody => "needs body",
+        };
+        assert_eq!(scheme(token.check_headers(&ok).unwrap()), "url_token");
+        assert_eq!(scheme(ips.check_headers(&ok).unwrap()), "ip_allowlist");
+        assert_eq!(scheme(kie.check_headers(&ok).unwrap()), "needs body");
+        let bad = req("token=nope", "198.51.100.1");
         assert_eq!(
-            kind("token=t0ken", "198.51.100.1"),
+            token.check_headers(&bad).unwrap_err().kind(),
+            RejectionKind::InvalidToken
+        );
+        assert_eq!(
+            ips.check_headers(&bad).unwrap_err().kind(),
             RejectionKind::PeerNotAllowed
         );
+        let unsigned = HeaderMap::new();
         assert_eq!(
-            kind("token=nope", "198.51.100.1"),
-            RejectionKind::InvalidToken
-        );
-        assert_eq!(
-            kind("token=nope", "203.0.113.9"),
-            RejectionKind::InvalidToken
+            kie.check_headers(&VerifyRequest::new(&unsigned, b"", now))
+                .unwrap_err()
+                .kind(),
+            RejectionKind::MissingTimestamp
         );
     }
 }

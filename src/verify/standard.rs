@@ -6,7 +6,7 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use http::{HeaderMap, HeaderName};
 use zeroize::Zeroizing;
 
-use super::{Verified, Verifier, VerifyRequest, header, keys::Keys, time};
+use super::{Verified, Verifier, VerifyRequest, encoding, header, keys::Keys, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -18,8 +18,6 @@ const SECRET_PREFIX: &str = "whsec_";
 /// The shortest and longest decoded key the specification allows.
 const MIN_KEY_LEN: usize = 24;
 const MAX_KEY_LEN: usize = 64;
-/// The length of a padded standard base64 encoding of 32 bytes.
-const SIGNATURE_B64_LEN: usize = 44;
 
 /// Verifies [Standard Webhooks](https://www.standardwebhooks.com/) v1 signatures:
 ///
@@ -37,7 +35,7 @@ const SIGNATURE_B64_LEN: usize = 44;
 ///   "the first" or "the last" copy); a missing or empty id or signature is
 ///   `missing_signature`, a missing timestamp `missing_timestamp`;
 /// - the `svix-id`/`svix-timestamp`/`svix-signature` names only after
-///   [`accept_svix_headers`](Self::accept_svix_headers); a request that then carries headers
+///   [`with_svix_headers`](Self::with_svix_headers); a request that then carries headers
 ///   of both families is `duplicate_header` (which family counts would be a guess);
 /// - the timestamp only as 1 to 10 ASCII digits (no sign, leading `+`, fraction or exponent),
 ///   used as received, within the tolerance (default 300 s) in both directions, the edges
@@ -101,11 +99,11 @@ impl StandardWebhooks {
     pub const TIMESTAMP_HEADER: HeaderName = HeaderName::from_static("webhook-timestamp");
     /// `webhook-signature`: space-separated `v1,<base64>` entries.
     pub const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("webhook-signature");
-    /// `svix-id`, read instead of `webhook-id` after [`accept_svix_headers`](Self::accept_svix_headers).
+    /// `svix-id`, read instead of `webhook-id` after [`with_svix_headers`](Self::with_svix_headers).
     pub const SVIX_ID_HEADER: HeaderName = HeaderName::from_static("svix-id");
-    /// `svix-timestamp`, read after [`accept_svix_headers`](Self::accept_svix_headers).
+    /// `svix-timestamp`, read after [`with_svix_headers`](Self::with_svix_headers).
     pub const SVIX_TIMESTAMP_HEADER: HeaderName = HeaderName::from_static("svix-timestamp");
-    /// `svix-signature`, read after [`accept_svix_headers`](Self::accept_svix_headers).
+    /// `svix-signature`, read after [`with_svix_headers`](Self::with_svix_headers).
     pub const SVIX_SIGNATURE_HEADER: HeaderName = HeaderName::from_static("svix-signature");
 
     /// A verifier with one secret (`whsec_…`, prefix optional), labelled `default`, and the
@@ -225,12 +223,12 @@ impl StandardWebhooks {
     /// use vocals_callback::verify::StandardWebhooks;
     ///
     /// let verifier = StandardWebhooks::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?
-    ///     .accept_svix_headers();
+    ///     .with_svix_headers();
     /// assert!(format!("{verifier:?}").contains("svix_headers: true"));
     /// # Ok::<(), vocals_callback::ConfigError>(())
     /// ```
     #[must_use]
-    pub fn accept_svix_headers(mut self) -> Self {
+    pub fn with_svix_headers(mut self) -> Self {
         self.svix_headers = true;
         self
     }
@@ -294,17 +292,7 @@ fn decode_secret(secret: &str) -> Result<Secret, ConfigError> {
 
 /// The MAC of one `v1,<base64>` entry, or `None` for an entry to skip.
 fn v1_entry(entry: &str) -> Option<[u8; 32]> {
-    let encoded = entry.strip_prefix("v1,")?;
-    if encoded.len() != SIGNATURE_B64_LEN {
-        return None;
-    }
-    let mut buf = [0u8; 33];
-    // STANDARD refuses non-canonical padding and non-zero trailing bits.
-    let n = STANDARD.decode_slice(encoded, &mut buf).ok()?;
-    let bytes = buf.get(..n).filter(|b| b.len() == 32)?;
-    let mut mac = [0u8; 32];
-    mac.copy_from_slice(bytes);
-    Some(mac)
+    encoding::base64_mac(entry.strip_prefix("v1,")?.as_bytes())
 }
 
 impl Verifier for StandardWebhooks {
@@ -323,7 +311,7 @@ impl Verifier for StandardWebhooks {
         let well_formed = macs.clone().next().is_some();
         let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text.as_bytes(), b".", req.body()];
         if let Some(label) = self.keys.find(&parts, &macs) {
-            return Ok(Verified::new(Self::SCHEME, Some(label)));
+            return Ok(Verified::new(Self::SCHEME, Some(label)).with_timestamp(timestamp));
         }
         Err(if well_formed {
             RejectionKind::InvalidSignature

@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::Zeroizing;
 
-use super::{Verified, Verifier, VerifyRequest, header::hex_digit};
+use super::{HeaderCheck, Verified, Verifier, VerifyRequest, encoding::hex_digit};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
     rejection::{Rejection, RejectionKind},
@@ -199,8 +199,9 @@ impl Verifier for UrlToken {
         Ok(Verified::new(Self::SCHEME, Some(label)))
     }
 
-    fn needs_body(&self) -> bool {
-        false
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+        // Needs nothing from the body: the whole check runs before it is read.
+        self.verify(req).map(HeaderCheck::Verified)
     }
 }
 

@@ -1,15 +1,14 @@
 //! One request through a service in process (tower `oneshot`), and what came back.
-//! Included by the in-process service tests.
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tower::ServiceExt;
-use vocals_callback::{Rejection, RejectionKind, VocalsHandler, VocalsService, dedup::DedupStore};
+use vocals_callback::{Rejection, RejectionKind, VocalsHandler, VocalsService, backend::Backend};
 
 /// The status, the `status` field of the JSON answer, and the typed rejection if any.
-pub(crate) async fn send<H: VocalsHandler, S: DedupStore>(
-    svc: &VocalsService<H, S>,
+pub async fn send<H: VocalsHandler, B: Backend>(
+    svc: &VocalsService<H, B>,
     req: Request<Full<Bytes>>,
 ) -> (StatusCode, String, Option<RejectionKind>) {
     let res = svc.clone().oneshot(req).await.unwrap();

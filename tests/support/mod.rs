@@ -1,6 +1,11 @@
-//! Shared by `service_http` and `service_dispatch`: a scriptable handler, servers on real
-//! sockets (axum and plain hyper), a client, a raw TCP client, and assertions on answers.
+//! What the integration tests share: a scriptable handler, the service on a real socket
+//! (axum and plain hyper), a client, a raw TCP client and assertions on answers; and, in
+//! submodules, one request in process ([`oneshot`]) and the fixture bodies
+//! ([`fixtures`], which the property tests include alone, needing no feature).
 #![allow(dead_code, unreachable_pub)]
+
+pub mod fixtures;
+pub mod oneshot;
 
 use std::{
     collections::VecDeque,
@@ -34,9 +39,9 @@ use tokio::{
 };
 use tower::Service;
 use vocals_callback::{
-    Callback, Failure, HandlerError, HandlerResult, Rejection, RejectionKind, Secret, Stage,
-    VocalsEvent, VocalsHandler, VocalsService,
-    dedup::DedupStore,
+    Callback, Delivery, Failure, HandlerError, HandlerResult, Rejection, RejectionKind, Secret,
+    Stage, VocalsEvent, VocalsHandler, VocalsService,
+    backend::Backend,
     service::Builder,
     testkit::{CallbackBody, TrackBody, kie_request, sign_kie},
     verify::KieSignature,
@@ -48,6 +53,8 @@ pub const KEY: &str = "test-webhook-hmac-key";
 pub const PATH: &str = "/vocals-callback";
 /// The header the test servers copy the response's typed `Rejection` kind into.
 pub const REJECTION_HEADER: &str = "x-test-rejection";
+/// The header the test servers copy the rejection's `parse_error` into.
+pub const PARSE_ERROR_HEADER: &str = "x-test-parse-error";
 /// The longest any test waits for something that should happen at once.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -86,6 +93,8 @@ pub struct Call {
     pub task_id: String,
     pub stage: Stage,
     pub at: Instant,
+    /// The facts the service passed to `handle`.
+    pub delivery: Delivery,
 }
 
 /// A scriptable handler that records each call.
@@ -191,18 +200,22 @@ impl Probe {
         let _finish = Finish(self);
         let task_id = event.task_id().to_owned();
         let stage = event.stage();
+        let delivery = DELIVERY
+            .try_with(Clone::clone)
+            .expect("the probe is called through `handle`");
         self.calls.lock().unwrap().push(Call {
             method,
             task_id: task_id.clone(),
             stage,
             at: Instant::now(),
+            delivery,
         });
         self.changed.notify_waiters();
         let step = self.script.lock().unwrap().pop_front().unwrap_or(Step::Ok);
         match step {
             Step::Ok => {}
             Step::Fail => return Err(HandlerError::msg("scripted failure")),
-            Step::RetryAfter(delay) => return Err(HandlerError::retry_after(delay)),
+            Step::RetryAfter(delay) => return Err(HandlerError::retry_later(delay)),
             Step::Panic => panic!("scripted panic in the handler"),
             Step::Sleep(delay) => tokio::time::sleep(delay).await,
             Step::Block => self.gate.acquire().await.unwrap().forget(),
@@ -216,11 +229,23 @@ impl Probe {
     }
 }
 
-/// [`Probe`] as a `VocalsHandler`, overriding every stage's method.
+tokio::task_local! {
+    /// The delivery of the call in progress, from `handle` to the stage's method.
+    static DELIVERY: Delivery;
+}
+
+/// [`Probe`] as a `VocalsHandler`, overriding every stage's method, and `handle` to record
+/// the delivery before routing (as an adaptor that wraps a handler would).
 #[derive(Clone, Debug)]
 pub struct ProbeHandler(pub Arc<Probe>);
 
 impl VocalsHandler for ProbeHandler {
+    async fn handle(&self, event: VocalsEvent, delivery: Delivery) -> HandlerResult {
+        DELIVERY
+            .scope(delivery, vocals_callback::handler::route(self, event))
+            .await
+    }
+
     async fn on_text(&self, event: Callback) -> HandlerResult {
         self.0.act("on_text", VocalsEvent::Text(event)).await
     }
@@ -251,6 +276,51 @@ impl VocalsHandler for ProbeHandler {
 /// A builder for `probe` with the kie.ai verifier under [`KEY`].
 pub fn builder(probe: &Arc<Probe>) -> Builder<ProbeHandler> {
     VocalsService::builder(probe.handler()).verifier(KieSignature::new(Secret::new(KEY).unwrap()))
+}
+
+/// A service around a scripted [`Probe`], served with `route_service` on a real socket
+/// (through [`callback_router`], with the rejection's parse error exposed too).
+pub struct Fx {
+    pub addr: SocketAddr,
+    pub svc: VocalsService<ProbeHandler>,
+    pub probe: Arc<Probe>,
+    pub client: HttpClient,
+}
+
+impl Fx {
+    pub async fn new(
+        script: impl IntoIterator<Item = Step>,
+        configure: impl FnOnce(Builder<ProbeHandler>) -> Builder<ProbeHandler>,
+    ) -> Self {
+        let probe = Probe::new(script);
+        let svc = configure(builder(&probe)).build().unwrap();
+        let router = callback_router(svc.clone()).layer(map_response(expose_parse_error));
+        let addr = serve_router(router).await;
+        Self {
+            addr,
+            svc,
+            probe,
+            client: client(),
+        }
+    }
+
+    pub async fn plain() -> Self {
+        Self::new([], |b| b).await
+    }
+
+    /// A delivery signed for `task` at `ts`.
+    pub async fn post(&self, task: &str, ts: u64, body: Vec<u8>) -> Answer {
+        send(&self.client, signed(self.addr, PATH, task, ts, body)).await
+    }
+
+    /// A delivery signed for `task` now.
+    pub async fn post_now(&self, task: &str, body: Vec<u8>) -> Answer {
+        self.post(task, now_secs(), body).await
+    }
+
+    pub async fn send(&self, req: Request<Full<Bytes>>) -> Answer {
+        send(&self.client, req).await
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -292,21 +362,34 @@ pub async fn expose_rejection(mut res: AxumResponse) -> AxumResponse {
 }
 
 /// `Router::route_service(PATH, svc)`, with the peer middleware and the rejection exposer.
-pub fn callback_router<H: VocalsHandler, S: DedupStore>(svc: VocalsService<H, S>) -> Router {
+pub fn callback_router<H: VocalsHandler, B: Backend>(svc: VocalsService<H, B>) -> Router {
     Router::new()
         .route_service(PATH, svc)
         .layer(map_response(expose_rejection))
         .layer(map_request(insert_peer))
 }
 
+/// Copies the rejection's `parse_error` into [`PARSE_ERROR_HEADER`].
+pub async fn expose_parse_error(mut res: AxumResponse) -> AxumResponse {
+    let parse_error = res
+        .extensions()
+        .get::<Rejection>()
+        .and_then(Rejection::parse_error);
+    if let Some(kind) = parse_error {
+        res.headers_mut()
+            .insert(PARSE_ERROR_HEADER, HeaderValue::from_static(kind.as_str()));
+    }
+    res
+}
+
 /// Serves `svc` at [`PATH`] with axum's `route_service`.
-pub async fn serve<H: VocalsHandler, S: DedupStore>(svc: VocalsService<H, S>) -> SocketAddr {
+pub async fn serve<H: VocalsHandler, B: Backend>(svc: VocalsService<H, B>) -> SocketAddr {
     serve_router(callback_router(svc)).await
 }
 
 /// Serves `svc` with a plain hyper http1 server, on every path, inserting the peer's
 /// `SocketAddr` into each request's extensions.
-pub async fn serve_hyper<H: VocalsHandler, S: DedupStore>(svc: VocalsService<H, S>) -> SocketAddr {
+pub async fn serve_hyper<H: VocalsHandler, B: Backend>(svc: VocalsService<H, B>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -1,8 +1,8 @@
-//! A byte-identical retry of a request already verified, bound and answered is answered
-//! again from the binding cache, without the MAC and the parse; everything else takes the
-//! whole pipeline. In-process (tower `oneshot`): what is checked is the pipeline's logic,
-//! not the transport.
-#![cfg(feature = "testkit")]
+//! The provider's retries: the same request again, byte for byte, after an answer it did
+//! not get or did not like. Each takes the whole pipeline (verify, bind, claim) and gets
+//! the answer its event's state calls for; a swapped body or another timestamp under the
+//! same signature never passes for one. In-process (tower `oneshot`): what is checked is
+//! the pipeline's logic, not the transport.
 
 use std::{
     sync::{
@@ -22,11 +22,10 @@ use vocals_callback::{
     verify::KieSignature,
 };
 
-#[path = "shared/oneshot.rs"]
-mod oneshot;
-use oneshot::send;
+mod support;
+use support::oneshot::send;
 
-const KEY: &str = "recall-test-key";
+const KEY: &str = "retry-test-key";
 const T0: u64 = 1_769_670_760;
 
 /// A handler that counts its calls and fails the first `fail_first` of them.
@@ -90,18 +89,13 @@ fn request(task: &str, ts: u64, body: &[u8]) -> Request<Full<Bytes>> {
 }
 
 #[tokio::test]
-async fn an_exact_retry_of_a_handled_event_is_answered_from_the_binding() {
+async fn an_exact_retry_of_a_handled_event_is_a_duplicate() {
     let (handler, clock) = (Counting::new(0), Clock::new());
     let svc = builder(&handler, &clock).build().unwrap();
     let body = CallbackBody::complete("task-a").to_bytes();
 
     let first = send(&svc, request("task-a", T0, &body)).await;
     assert_eq!(first, (StatusCode::OK, "received".into(), None));
-    assert_eq!(
-        svc.stats().recalled(),
-        0,
-        "the first delivery takes the whole pipeline"
-    );
     for _ in 0..3 {
         clock.advance(10);
         let again = send(&svc, request("task-a", T0, &body)).await;
@@ -109,11 +103,12 @@ async fn an_exact_retry_of_a_handled_event_is_answered_from_the_binding() {
     }
     assert_eq!(handler.calls(), 1);
     let stats = svc.stats();
-    assert_eq!((stats.recalled(), stats.duplicate()), (3, 3));
+    assert_eq!((stats.received(), stats.duplicate()), (1, 3));
+    assert_eq!(svc.binding().len(), 1, "one signature, bound once");
 }
 
 #[tokio::test]
-async fn a_swapped_body_or_another_timestamp_is_not_recalled() {
+async fn a_swapped_body_or_another_timestamp_never_passes_for_a_retry() {
     let (handler, clock) = (Counting::new(0), Clock::new());
     let svc = builder(&handler, &clock).build().unwrap();
     let body = CallbackBody::complete("task-b").to_bytes();
@@ -147,12 +142,11 @@ async fn a_swapped_body_or_another_timestamp_is_not_recalled() {
         send(&svc, garbled).await.2,
         Some(RejectionKind::MalformedSignature)
     );
-    assert_eq!(svc.stats().recalled(), 0);
     assert_eq!(handler.calls(), 1);
 }
 
 #[tokio::test]
-async fn an_exact_retry_outside_the_window_is_refused_not_recalled() {
+async fn an_exact_retry_outside_the_window_is_refused() {
     let (handler, clock) = (Counting::new(0), Clock::new());
     let svc = builder(&handler, &clock).build().unwrap();
     let body = CallbackBody::complete("task-c").to_bytes();
@@ -161,7 +155,7 @@ async fn an_exact_retry_outside_the_window_is_refused_not_recalled() {
     let answer = send(&svc, request("task-c", T0, &body)).await;
     assert_eq!(answer.0, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.2, Some(RejectionKind::TimestampTooOld));
-    assert_eq!(svc.stats().recalled(), 0);
+    assert_eq!(handler.calls(), 1);
 }
 
 #[tokio::test]
@@ -171,21 +165,20 @@ async fn a_retry_after_a_handler_failure_runs_the_handler_again() {
     let body = CallbackBody::complete("task-d").to_bytes();
     let failed = send(&svc, request("task-d", T0, &body)).await;
     assert_eq!(failed.2, Some(RejectionKind::HandlerFailed));
-    // Not settled: the identical retry goes through the dedup store and is handled.
+    // The claim was released: the identical retry is handled.
     let retried = send(&svc, request("task-d", T0, &body)).await;
     assert_eq!(retried.1, "received");
     assert_eq!(handler.calls(), 2);
-    assert_eq!(svc.stats().recalled(), 0);
-    // Now it is settled.
+    // Now it is handled: the next one is a duplicate.
     assert_eq!(
         send(&svc, request("task-d", T0, &body)).await.1,
         "duplicate"
     );
-    assert_eq!(svc.stats().recalled(), 1);
+    assert_eq!(handler.calls(), 2);
 }
 
 #[tokio::test]
-async fn an_ignored_late_stage_is_recalled_as_ignored() {
+async fn an_exact_retry_of_an_ignored_late_stage_is_ignored_again() {
     let (handler, clock) = (Counting::new(0), Clock::new());
     let svc = builder(&handler, &clock).build().unwrap();
     let complete = CallbackBody::complete("task-e").to_bytes();
@@ -200,21 +193,21 @@ async fn an_ignored_late_stage_is_recalled_as_ignored() {
         "ignored"
     );
     let stats = svc.stats();
-    assert_eq!((stats.recalled(), stats.ignored()), (1, 2));
+    assert_eq!(stats.ignored(), 2);
     assert_eq!(handler.calls(), 1);
 }
 
 #[tokio::test]
-async fn a_queued_event_is_settled_only_once_found_handled() {
+async fn an_exact_retry_of_a_queued_event_waits_for_the_worker_then_is_a_duplicate() {
     let (handler, clock) = (Counting::new(0), Clock::new());
     let svc = builder(&handler, &clock)
-        .queued(QueueConfig::new().workers(1))
+        .queued(QueueConfig::new().with_workers(1))
         .build()
         .unwrap();
     let body = CallbackBody::complete("task-f").to_bytes();
     assert_eq!(send(&svc, request("task-f", T0, &body)).await.1, "received");
-    // Queued, not yet final: the next identical delivery reaches the dedup store (409 while
-    // the worker holds the claim, or `duplicate` once it is done), never the binding's answer.
+    // Queued, not yet handled: the next identical delivery finds the claim (409 while the
+    // worker holds it, `duplicate` once it is done).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let answer = send(&svc, request("task-f", T0, &body)).await;
@@ -228,21 +221,17 @@ async fn a_queued_event_is_settled_only_once_found_handled() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert_eq!(svc.stats().recalled(), 0);
-    // The `duplicate` answer was final: from now on it is recalled.
     assert_eq!(
         send(&svc, request("task-f", T0, &body)).await.1,
         "duplicate"
     );
-    assert_eq!(svc.stats().recalled(), 1);
     assert_eq!(handler.calls(), 1);
 }
 
 #[tokio::test]
-async fn with_a_second_body_verifier_nothing_is_recalled() {
+async fn with_a_second_body_verifier_exact_retries_are_duplicates() {
     let (handler, clock) = (Counting::new(0), Clock::new());
-    // Two body verifiers: a recalled answer would skip the second one's check, so the
-    // service never recalls.
+    // Two body verifiers: both check every retry.
     let svc = builder(&handler, &clock)
         .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
         .build()
@@ -255,8 +244,8 @@ async fn with_a_second_body_verifier_nothing_is_recalled() {
             "duplicate"
         );
     }
-    assert_eq!(svc.stats().recalled(), 0);
     assert_eq!(svc.stats().duplicate(), 2);
+    assert_eq!(handler.calls(), 1);
 }
 
 #[test]

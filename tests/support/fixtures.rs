@@ -1,5 +1,6 @@
 //! The callback and `record_info` bodies the property tests start from: this crate's
-//! fixtures and the provider's own samples. Included by `props.rs` and `prop_parse.rs`.
+//! fixtures and the provider's own samples. Included alone by `props.rs` and
+//! `prop_parse.rs`, which need no feature.
 
 pub(crate) const CALLBACKS: [&[u8]; 13] = [
     include_bytes!("../fixtures/bodies/complete.json"),

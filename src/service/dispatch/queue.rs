@@ -10,19 +10,22 @@ use std::{
     time::Duration,
 };
 
+use bytes::Bytes;
 use tokio::{sync::Semaphore, task::JoinHandle};
 
-use super::dispatch::{Core, OwnedKey, RETRY_SOON, SHUTTING_DOWN, log_failure};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
-    dedup::{ClaimToken, DedupStore},
+    dedup::DedupStore,
+    delivery::Delivery,
     event::VocalsEvent,
-    handler::VocalsHandler,
+    handler::{HandlerFailure, VocalsHandler},
     rejection::{Rejection, RejectionKind},
+    service::{call::call, job::Job, log, state::State},
+    stats::Outcome,
     sync::lock,
 };
 
-/// The settings of queued dispatch ([`Builder::queued`](super::Builder::queued)).
+/// The settings of queued dispatch ([`Builder::queued`](crate::service::Builder::queued)).
 ///
 /// In this mode the service answers 200 as soon as the event is in the queue, and the
 /// workers call the handler afterwards, retrying failures with exponential backoff and
@@ -39,13 +42,14 @@ use crate::{
 /// use vocals_callback::service::QueueConfig;
 ///
 /// let queue = QueueConfig::new()
-///     .capacity(10_000)
-///     .workers(8)
-///     .max_attempts(5)
-///     .backoff(Duration::from_millis(200), Duration::from_secs(30))
-///     .dead_letter(|dead| eprintln!("giving up on {} after {} attempts: {}",
-///         dead.event().task_id(), dead.attempts(), dead.error()));
-/// assert_eq!(queue.capacity_value(), 10_000);
+///     .with_capacity(10_000)
+///     .with_workers(8)
+///     .with_max_attempts(5)
+///     .with_backoff(Duration::from_millis(200), Duration::from_secs(30))
+///     .with_dead_letter(|dead| eprintln!("giving up on {} after {} attempts: {:?}",
+///         dead.event().task_id(), dead.attempts(), dead.failure()));
+/// assert_eq!(queue.capacity(), 10_000);
+/// assert_eq!(queue.backoff(), (Duration::from_millis(200), Duration::from_secs(30)));
 /// ```
 #[derive(Clone)]
 pub struct QueueConfig {
@@ -72,49 +76,69 @@ impl QueueConfig {
         }
     }
 
-    /// Events held at most; past it the service answers 503 with `Retry-After`.
+    /// Holds at most `capacity` events; past it the service answers 503 with
+    /// `Retry-After`.
     #[must_use]
-    pub fn capacity(mut self, capacity: usize) -> Self {
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
         self.capacity = capacity;
         self
     }
 
-    /// The configured capacity.
+    /// Runs `workers` worker tasks, calling the handler concurrently.
     #[must_use]
-    pub fn capacity_value(&self) -> usize {
-        self.capacity
-    }
-
-    /// Worker tasks calling the handler concurrently.
-    #[must_use]
-    pub fn workers(mut self, workers: usize) -> Self {
+    pub fn with_workers(mut self, workers: usize) -> Self {
         self.workers = workers;
         self
     }
 
-    /// Handler calls per event, the first included, before the dead-letter hook.
+    /// Calls the handler at most `attempts` times per event, the first included, before
+    /// the dead-letter hook.
     #[must_use]
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts;
         self
     }
 
-    /// The wait before the second attempt, doubled for each next one up to `max`. A
-    /// handler's [`HandlerError::retry_after`](crate::HandlerError::retry_after) wins (still
-    /// capped at `max`).
+    /// Waits `base` before the second attempt, doubled for each next one up to `max`. A
+    /// handler's asked delay ([`HandlerError::with_retry_after`](crate::HandlerError::with_retry_after))
+    /// wins (still capped at `max`).
     #[must_use]
-    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+    pub fn with_backoff(mut self, base: Duration, max: Duration) -> Self {
         self.backoff_base = base;
         self.backoff_max = max;
         self
     }
 
-    /// Called with each event that failed every attempt, or was still queued when shutdown's
-    /// grace period ran out: store it somewhere durable to replay it.
+    /// Calls `hook` with each event that failed every attempt, or was still queued when
+    /// shutdown's grace period ran out: store it somewhere durable to replay it.
     #[must_use]
-    pub fn dead_letter(mut self, hook: impl Fn(DeadLetter) + Send + Sync + 'static) -> Self {
+    pub fn with_dead_letter(mut self, hook: impl Fn(DeadLetter) + Send + Sync + 'static) -> Self {
         self.dead_letter = Some(Arc::new(hook));
         self
+    }
+
+    /// Events held at most.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Worker tasks.
+    #[must_use]
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Handler calls per event at most.
+    #[must_use]
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The first backoff and the largest.
+    #[must_use]
+    pub fn backoff(&self) -> (Duration, Duration) {
+        (self.backoff_base, self.backoff_max)
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -169,12 +193,14 @@ impl fmt::Debug for QueueConfig {
     }
 }
 
-/// An event the queue gave up on.
+/// An event the queue gave up on, with everything needed to replay it.
 #[derive(Debug)]
 pub struct DeadLetter {
     event: VocalsEvent,
+    delivery: Delivery,
+    body: Option<Bytes>,
     attempts: u32,
-    error: String,
+    failure: Option<HandlerFailure>,
 }
 
 impl DeadLetter {
@@ -190,23 +216,31 @@ impl DeadLetter {
         self.event
     }
 
+    /// The facts of its last delivery (its [`attempt`](Delivery::attempt) is the last
+    /// handler call's).
+    #[must_use]
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
+    }
+
+    /// The callback body exactly as received and verified (`None` for a polled event):
+    /// [`parse`](crate::parse) gives the event back.
+    #[must_use]
+    pub fn body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+
     /// Handler calls made (0 when shutdown came first).
     #[must_use]
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
-    /// Why the last attempt failed.
+    /// Why the last call failed; `None` when shutdown came before any call.
     #[must_use]
-    pub fn error(&self) -> &str {
-        &self.error
+    pub fn failure(&self) -> Option<&HandlerFailure> {
+        self.failure.as_ref()
     }
-}
-
-struct Job {
-    event: VocalsEvent,
-    key: OwnedKey,
-    token: ClaimToken,
 }
 
 /// The queue's shared state: the jobs, a permit per job for the workers to wait on, and
@@ -231,9 +265,9 @@ impl Queue {
     }
 
     /// Spawns the workers on the current tokio runtime.
-    pub(crate) fn start<H: VocalsHandler, S: DedupStore>(
+    pub(crate) fn start<H: VocalsHandler, D: DedupStore>(
         self: &Arc<Self>,
-        core: &Arc<Core<H, S>>,
+        state: &Arc<State<H, D>>,
     ) -> Result<(), ConfigError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             ConfigError::new(
@@ -243,39 +277,47 @@ impl Queue {
         })?;
         let mut workers = lock(&self.workers);
         for _ in 0..self.config.workers {
-            let (queue, core) = (Arc::clone(self), Arc::clone(core));
-            workers.push(runtime.spawn(async move { queue.work(&core).await }));
+            let (queue, state) = (Arc::clone(self), Arc::clone(state));
+            workers.push(runtime.spawn(async move { queue.work(&state).await }));
         }
         Ok(())
     }
 
-    /// Queues a claimed event, or gives the key back with the refusal.
-    pub(crate) fn push(
+    /// Queues a claimed job (200 `received`), or releases its claim and refuses it (503
+    /// when full or shutting down).
+    pub(crate) async fn push<H: VocalsHandler, D: DedupStore>(
         &self,
-        event: VocalsEvent,
-        key: OwnedKey,
-        token: ClaimToken,
-    ) -> Result<(), (Rejection, OwnedKey)> {
-        {
+        state: &State<H, D>,
+        job: Job,
+    ) -> Outcome {
+        let refused = {
             let mut jobs = lock(&self.jobs);
             if self.closed.load(Relaxed) {
-                return Err((SHUTTING_DOWN, key));
+                Err((Rejection::SHUTTING_DOWN, job))
+            } else if jobs.len() >= self.config.capacity {
+                Err((Rejection::retry_soon(RejectionKind::QueueFull), job))
+            } else {
+                jobs.push_back(job);
+                Ok(())
             }
-            if jobs.len() >= self.config.capacity {
-                let rejection = Rejection::retry_after(RejectionKind::QueueFull, RETRY_SOON);
-                return Err((rejection, key));
+        };
+        match refused {
+            Ok(()) => {
+                self.ready.add_permits(1);
+                Outcome::Received
             }
-            jobs.push_back(Job { event, key, token });
+            Err((rejection, job)) => {
+                state.release(&job.key, job.token).await;
+                Outcome::Rejected(rejection)
+            }
         }
-        self.ready.add_permits(1);
-        Ok(())
     }
 
     pub(crate) fn depth(&self) -> usize {
         lock(&self.jobs).len()
     }
 
-    async fn work<H: VocalsHandler, S: DedupStore>(&self, core: &Arc<Core<H, S>>) {
+    async fn work<H: VocalsHandler, D: DedupStore>(&self, state: &State<H, D>) {
         loop {
             match self.ready.acquire().await {
                 // One permit per job pushed: consume it with the job.
@@ -283,13 +325,13 @@ impl Queue {
                 // Closed: drain what is left, then stop.
                 Err(_) => {
                     while let Some(job) = self.pop() {
-                        self.run(core, job).await;
+                        self.run(state, job).await;
                     }
                     return;
                 }
             }
             if let Some(job) = self.pop() {
-                self.run(core, job).await;
+                self.run(state, job).await;
             }
         }
     }
@@ -300,24 +342,25 @@ impl Queue {
     }
 
     /// Calls the handler until it succeeds or the attempts run out.
-    async fn run<H: VocalsHandler, S: DedupStore>(&self, core: &Arc<Core<H, S>>, job: Job) {
+    async fn run<H: VocalsHandler, D: DedupStore>(&self, state: &State<H, D>, job: Job) {
         let mut attempt = 1;
         loop {
-            match core.call(job.event.clone()).await {
+            let delivery = job.delivery.clone().with_attempt(attempt);
+            match call(state, job.event.clone(), delivery).await {
                 Ok(()) => {
-                    core.complete(&job.key, job.token).await;
+                    state.complete(&job.key, job.token).await;
                     return;
                 }
                 Err(failure) => {
-                    log_failure(&job.key, &failure, attempt);
+                    log::handler_failed(&job.key, &failure, attempt);
                     // Once shutting down, no backoff: the grace period is for draining.
                     if attempt >= self.config.max_attempts || self.closed.load(Relaxed) {
-                        core.release(&job.key, job.token).await;
-                        self.dead_letter(core, job.event, attempt, failure.to_string());
+                        state.release(&job.key, job.token).await;
+                        self.dead_letter(state, job, attempt, Some(failure));
                         return;
                     }
-                    core.counters.retried();
-                    let delay = self.config.backoff_for(attempt, failure.asked_delay());
+                    state.counters.retried();
+                    let delay = self.config.backoff_for(attempt, failure.retry_after());
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -325,20 +368,22 @@ impl Queue {
         }
     }
 
-    fn dead_letter<H, S>(
+    fn dead_letter<H, D>(
         &self,
-        core: &Core<H, S>,
-        event: VocalsEvent,
+        state: &State<H, D>,
+        job: Job,
         attempts: u32,
-        error: String,
+        failure: Option<HandlerFailure>,
     ) {
-        core.counters.dead_lettered();
-        tracing::error!(task_id = event.task_id(), stage = event.stage().as_str(), attempts, error = %error, "event dead-lettered");
+        state.counters.dead_lettered();
+        log::dead_lettered(&job.event, attempts, failure.as_ref());
         if let Some(hook) = &self.config.dead_letter {
             hook(DeadLetter {
-                event,
+                delivery: job.delivery.with_attempt(attempts.max(1)),
+                event: job.event,
+                body: job.body,
                 attempts,
-                error,
+                failure,
             });
         }
     }
@@ -346,9 +391,9 @@ impl Queue {
     /// Stops taking events and lets the workers drain the queue for up to `grace`; what is
     /// still queued then goes to the dead-letter hook. Returns the events dead-lettered
     /// and the handler calls abandoned mid-way.
-    pub(crate) async fn shutdown<H: VocalsHandler, S: DedupStore>(
+    pub(crate) async fn shutdown<H: VocalsHandler, D: DedupStore>(
         &self,
-        core: &Arc<Core<H, S>>,
+        state: &State<H, D>,
         grace: Duration,
     ) -> (usize, usize) {
         self.close();
@@ -368,8 +413,8 @@ impl Queue {
         }
         let mut dead = 0;
         while let Some(job) = self.pop() {
-            core.release(&job.key, job.token).await;
-            self.dead_letter(core, job.event, 0, "shut down before dispatch".into());
+            state.release(&job.key, job.token).await;
+            self.dead_letter(state, job, 0, None);
             dead += 1;
         }
         (dead, abandoned)
@@ -387,7 +432,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_honours_the_handler() {
-        let q = QueueConfig::new().backoff(Duration::from_millis(100), Duration::from_secs(1));
+        let q = QueueConfig::new().with_backoff(Duration::from_millis(100), Duration::from_secs(1));
         let ms = |a, asked| q.backoff_for(a, asked).as_millis();
         assert_eq!(
             [
@@ -407,11 +452,11 @@ mod tests {
     #[test]
     fn zero_settings_are_refused() {
         for bad in [
-            QueueConfig::new().capacity(0),
-            QueueConfig::new().workers(0),
-            QueueConfig::new().max_attempts(0),
-            QueueConfig::new().backoff(Duration::ZERO, Duration::from_secs(1)),
-            QueueConfig::new().backoff(Duration::from_secs(2), Duration::from_secs(1)),
+            QueueConfig::new().with_capacity(0),
+            QueueConfig::new().with_workers(0),
+            QueueConfig::new().with_max_attempts(0),
+            QueueConfig::new().with_backoff(Duration::ZERO, Duration::from_secs(1)),
+            QueueConfig::new().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }

@@ -1,0 +1,216 @@
+//! Every configured verifier over one request, in the service's two steps: the headers
+//! before the body is read, then the body for the verifiers that asked for it.
+
+use std::fmt;
+
+use super::{HeaderCheck, Signed, Verified, Verifier, VerifyRequest};
+use crate::rejection::Rejection;
+
+/// The verifiers of one service, in the order they were configured.
+pub(crate) struct Verifiers(Box<[Box<dyn Verifier>]>);
+
+/// What the header step leaves for the body step.
+#[derive(Debug)]
+pub(crate) struct HeadersChecked {
+    /// Bit `i` is set when verifier `i` asked for the body. Verifiers past the 64th are
+    /// always asked again with the body (their full check is correct either way).
+    needs_body: u64,
+    /// The first pass of the header step that names a key.
+    labelled: Option<Verified>,
+}
+
+impl HeadersChecked {
+    fn needs_body(&self, index: usize) -> bool {
+        index >= 64 || self.needs_body & (1 << index) != 0
+    }
+}
+
+/// Every verifier passed: the pass that names the key that signed the request, and the
+/// signatures to bind to the body.
+#[derive(Debug, Default)]
+pub(crate) struct Passed {
+    /// The first pass that names a key, body verifiers (which sign the content) first.
+    pub(crate) signer: Option<Verified>,
+    /// Signatures whose MAC does not cover the body (one, for the provider's rule).
+    pub(crate) unbound: Option<Signed>,
+    /// Any more of them (none with the built-in verifiers; no allocation when empty).
+    pub(crate) more_unbound: Vec<Signed>,
+}
+
+impl Passed {
+    fn take(&mut self, mut pass: Verified) {
+        if let Some(signed) = pass.signature.take() {
+            match self.unbound {
+                None => self.unbound = Some(signed),
+                Some(_) => self.more_unbound.push(signed),
+            }
+        }
+        if self.signer.is_none() && pass.key_label().is_some() {
+            self.signer = Some(pass);
+        }
+    }
+
+    /// The signatures to bind, in verifier order.
+    pub(crate) fn unbound(&self) -> impl Iterator<Item = &Signed> {
+        self.unbound.iter().chain(&self.more_unbound)
+    }
+}
+
+impl Verifiers {
+    pub(crate) fn new(verifiers: Vec<Box<dyn Verifier>>) -> Self {
+        Self(verifiers.into_boxed_slice())
+    }
+
+    /// Step one, before any body byte is read: every verifier's
+    /// [`check_headers`](Verifier::check_headers). `req` has no body and no task id.
+    pub(crate) fn check_headers(
+        &self,
+        req: &VerifyRequest<'_>,
+    ) -> Result<HeadersChecked, Rejection> {
+        let mut checked = HeadersChecked {
+            needs_body: 0,
+            labelled: None,
+        };
+        for (index, verifier) in self.0.iter().enumerate() {
+            match verifier.check_headers(req)? {
+                HeaderCheck::Verified(pass) => {
+                    if checked.labelled.is_none() && pass.key_label().is_some() {
+                        checked.labelled = Some(pass);
+                    }
+                }
+                HeaderCheck::NeedsBody => {
+                    if index < 64 {
+                        checked.needs_body |= 1 << index;
+                    }
+                }
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Step two, with the body and its task id: [`verify`](Verifier::verify) of every
+    /// verifier that asked for the body.
+    pub(crate) fn verify_body(
+        &self,
+        req: &VerifyRequest<'_>,
+        checked: HeadersChecked,
+    ) -> Result<Passed, Rejection> {
+        let mut passed = Passed::default();
+        for (index, verifier) in self.0.iter().enumerate() {
+            if checked.needs_body(index) {
+                passed.take(verifier.verify(req)?);
+            }
+        }
+        if passed.signer.is_none() {
+            passed.signer = checked.labelled;
+        }
+        Ok(passed)
+    }
+}
+
+impl fmt::Debug for Verifiers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering::SeqCst},
+        },
+        time::{Duration, UNIX_EPOCH},
+    };
+
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use hmac::Mac;
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::{
+        RejectionKind, Secret,
+        verify::{KieSignature, UrlToken, keys},
+    };
+
+    /// A header-only verifier that counts its full checks.
+    #[derive(Debug, Default)]
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Verifier for Counting {
+        fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+            self.verify(req).map(HeaderCheck::Verified)
+        }
+
+        fn verify(&self, _req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
+            self.0.fetch_add(1, SeqCst);
+            Ok(Verified::new("counting", None))
+        }
+    }
+
+    #[test]
+    fn header_passes_are_not_repeated_and_the_signer_is_the_body_verifiers_key() {
+        const TS: u64 = 1_769_670_760;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let verifiers = Verifiers::new(vec![
+            Box::new(Counting(Arc::clone(&calls))),
+            Box::new(UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap()),
+            Box::new(
+                KieSignature::new(Secret::new("old-key").unwrap())
+                    .with_key("new", Secret::new("new-key").unwrap())
+                    .unwrap(),
+            ),
+        ]);
+        let mut mac = keys::keyed(b"new-key");
+        mac.update(format!("task-1.{TS}").as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert("x-webhook-timestamp", TS.to_string().parse().unwrap());
+        let signature = STANDARD.encode(mac.finalize().into_bytes());
+        headers.insert("x-webhook-signature", signature.parse().unwrap());
+        let now = UNIX_EPOCH + Duration::from_secs(TS);
+
+        let early = VerifyRequest::new(&headers, b"", now).with_query(Some("token=t0ken"));
+        let checked = verifiers.check_headers(&early).unwrap();
+        assert_eq!(calls.load(SeqCst), 1);
+        let full = VerifyRequest::new(&headers, b"{}", now)
+            .with_query(Some("token=t0ken"))
+            .with_task_id(Some("task-1"));
+        let passed = verifiers.verify_body(&full, checked).unwrap();
+        assert_eq!(calls.load(SeqCst), 1, "a header-only pass runs once");
+        let signer = passed.signer.as_ref().unwrap();
+        assert_eq!(
+            (signer.scheme(), signer.key_label()),
+            ("kie_signature", Some("new"))
+        );
+        assert_eq!(
+            passed.unbound().map(Signed::timestamp).collect::<Vec<_>>(),
+            [TS]
+        );
+
+        // Without a signing key, the URL token's label is the signer's.
+        let token_only = Verifiers::new(vec![Box::new(
+            UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap(),
+        )]);
+        let checked = token_only.check_headers(&early).unwrap();
+        let passed = token_only.verify_body(&full, checked).unwrap();
+        assert_eq!(passed.signer.unwrap().key_label(), Some("default"));
+        assert!(passed.unbound.is_none());
+
+        // The first refusal is returned, from the step that finds it.
+        let wrong = VerifyRequest::new(&headers, b"", now).with_query(Some("token=guess"));
+        assert_eq!(
+            verifiers.check_headers(&wrong).unwrap_err().kind(),
+            RejectionKind::InvalidToken
+        );
+        let checked = verifiers.check_headers(&early).unwrap();
+        let other_task = full.with_task_id(Some("task-2"));
+        assert_eq!(
+            verifiers
+                .verify_body(&other_task, checked)
+                .unwrap_err()
+                .kind(),
+            RejectionKind::InvalidSignature
+        );
+    }
+}
