@@ -54,8 +54,13 @@ pub type HandlerResult = Result<(), HandlerError>;
 /// Return an error to have the provider retry later; the dedup claim is released, so the
 /// retry runs the handler again.
 ///
+/// The service calls [`handle`](Self::handle), with the event's [`Delivery`]; its default
+/// [`route`]s to the stage's method. Override it to read the delivery (pushed or polled,
+/// which attempt, which key signed it) or to wrap another handler (see the
+/// [module docs](crate::handler)).
+///
 /// Handlers must be idempotent all the same: the in-memory dedup store is per process, so a
-/// restart or a second replica lets a duplicate through (see [`MemoryStore`](crate::dedup::MemoryStore)).
+/// restart or a second replica lets a duplicate through (see [`backend`](crate::backend)).
 ///
 /// ```
 /// use vocals_callback::{Callback, Failure, HandlerError, HandlerResult, VocalsHandler};

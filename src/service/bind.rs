@@ -9,7 +9,7 @@ use crate::{
     verify::{BindingStore, chain::Passed},
 };
 
-/// Binds every such signature of `passed` to `body` (one, for the provider's rule; none for
+/// Binds every such signature of `passed` (spent here) to `body` (one, for the provider's rule; none for
 /// schemes that sign the body).
 ///
 /// # Errors
@@ -18,7 +18,7 @@ use crate::{
 /// bound to another body; 503 when the store is full or fails.
 pub(super) async fn bind<S: BindingStore>(
     binding: &S,
-    passed: &Passed,
+    passed: Passed,
     body: &[u8],
     now: SystemTime,
 ) -> Result<(), Rejection> {

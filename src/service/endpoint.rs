@@ -215,7 +215,7 @@ where
             .field("body_limit", &pipeline.body_limit)
             .field("read_timeout", &pipeline.read_timeout)
             .field("handler_timeout", &pipeline.state.handler_timeout)
-            .field("queued", &pipeline.dispatcher.depth())
+            .field("queue_depth", &pipeline.dispatcher.depth())
             .finish_non_exhaustive()
     }
 }

@@ -97,7 +97,7 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         drop(parts);
 
         // 4. Bind each signature whose MAC does not cover the body to this body.
-        bind(&self.binding, &passed, &bytes, now).await?;
+        bind(&self.binding, passed, &bytes, now).await?;
 
         // 5. Claim `(task_id, stage)`: a duplicate or a late stage is answered here.
         let job = match claim(&self.state, event, Some(bytes), delivery, now).await? {
