@@ -172,10 +172,9 @@ if "receiver" in agg:
     a = agg["receiver"]
     print(f"- the receiver answered `received` {a['received']} times and `duplicate` "
           f"{a['duplicate']} times: after the first pass over the {distinct} callbacks every "
-          f"request is a byte-identical repeat of one verified and answered, which the receiver "
-          f"recognises in its binding cache (signature, timestamp, body digest) and answers "
-          f"`duplicate` without the MAC, the parse or the dispatch; the baselines do the same "
-          f"work for every request.")
+          f"request is a byte-identical repeat of one already handled: it takes the whole "
+          f"pipeline (MAC, binding hit, parse) and the dedup claim answers `duplicate`, so no "
+          f"handler runs; the baselines do the same work for every request.")
 saturated = [s for s in order if agg[s]["wrk"] >= 90]
 if saturated:
     print(f"- wrk used 90% or more of its core against {', '.join(saturated)}: there the load "
