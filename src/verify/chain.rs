@@ -15,8 +15,8 @@ pub(crate) struct HeadersChecked {
     /// Bit `i` is set when verifier `i` asked for the body. Verifiers past the 64th are
     /// always asked again with the body (their full check is correct either way).
     needs_body: u64,
-    /// The first pass of the header step that names a key.
-    labelled: Option<Verified>,
+    /// What the passes of the header step found.
+    passed: Passed,
 }
 
 impl HeadersChecked {
@@ -40,13 +40,28 @@ pub(crate) struct Passed {
 impl Passed {
     fn take(&mut self, mut pass: Verified) {
         if let Some(signed) = pass.signature.take() {
-            match self.unbound {
-                None => self.unbound = Some(signed),
-                Some(_) => self.more_unbound.push(signed),
-            }
+            self.push_unbound(signed);
         }
         if self.signer.is_none() && pass.key_label().is_some() {
             self.signer = Some(pass);
+        }
+    }
+
+    fn push_unbound(&mut self, signed: Signed) {
+        match self.unbound {
+            None => self.unbound = Some(signed),
+            Some(_) => self.more_unbound.push(signed),
+        }
+    }
+
+    /// Adds what an earlier step found: its signer only when this step named none (body
+    /// verifiers sign the content, so theirs comes first), and its signatures to bind.
+    fn absorb(&mut self, earlier: Self) {
+        if self.signer.is_none() {
+            self.signer = earlier.signer;
+        }
+        for signed in earlier.unbound.into_iter().chain(earlier.more_unbound) {
+            self.push_unbound(signed);
         }
     }
 
@@ -69,15 +84,11 @@ impl Verifiers {
     ) -> Result<HeadersChecked, Rejection> {
         let mut checked = HeadersChecked {
             needs_body: 0,
-            labelled: None,
+            passed: Passed::default(),
         };
         for (index, verifier) in self.0.iter().enumerate() {
             match verifier.check_headers(req)? {
-                HeaderCheck::Verified(pass) => {
-                    if checked.labelled.is_none() && pass.key_label().is_some() {
-                        checked.labelled = Some(pass);
-                    }
-                }
+                HeaderCheck::Verified(pass) => checked.passed.take(pass),
                 HeaderCheck::NeedsBody => {
                     if index < 64 {
                         checked.needs_body |= 1 << index;
@@ -101,9 +112,7 @@ impl Verifiers {
                 passed.take(verifier.verify(req)?);
             }
         }
-        if passed.signer.is_none() {
-            passed.signer = checked.labelled;
-        }
+        passed.absorb(checked.passed);
         Ok(passed)
     }
 }
@@ -147,6 +156,39 @@ mod tests {
             self.0.fetch_add(1, SeqCst);
             Ok(Verified::new("counting", None))
         }
+    }
+
+    /// A header-only verifier whose pass carries a signature to bind.
+    #[derive(Debug)]
+    struct HeaderSigned;
+
+    impl Verifier for HeaderSigned {
+        fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+            self.verify(req).map(HeaderCheck::Verified)
+        }
+
+        fn verify(&self, _req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
+            let signed = Signed::new([1; 32], 5, Duration::from_secs(300));
+            Ok(Verified::new("header_signed", Some(Arc::from("h"))).with_signature(signed))
+        }
+    }
+
+    #[test]
+    fn a_signature_passed_before_the_body_is_still_bound() {
+        let headers = HeaderMap::new();
+        let now = UNIX_EPOCH + Duration::from_secs(5);
+        let verifiers = Verifiers::new(vec![Box::new(HeaderSigned)]);
+        let checked = verifiers
+            .check_headers(&VerifyRequest::new(&headers, b"", now))
+            .unwrap();
+        let passed = verifiers
+            .verify_body(&VerifyRequest::new(&headers, b"{}", now), checked)
+            .unwrap();
+        assert_eq!(
+            passed.unbound().map(Signed::timestamp).collect::<Vec<_>>(),
+            [5]
+        );
+        assert_eq!(passed.signer.unwrap().key_label(), Some("h"));
     }
 
     #[test]
