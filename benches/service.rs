@@ -89,7 +89,7 @@ fn service(binding_capacity: usize) -> VocalsService<Handler> {
 /// the body keeps its size).
 fn request(body: &[u8], task_id: &str) -> Request<Full<Bytes>> {
     let text = std::str::from_utf8(body).unwrap().replace(TASK_ID, task_id);
-    kie_request(KEY, task_id, TS, text.into_bytes()).map(|b| Full::new(Bytes::from(b)))
+    kie_request(KEY, task_id, TS, text.into_bytes())
 }
 
 /// The hand-written receiver: `Value`, then the MAC.

@@ -163,6 +163,11 @@ impl Delivery {
     pub fn signed_at(&self) -> Option<SystemTime> {
         self.signed_at
     }
+
+    /// The label, shared (for the per-label counters).
+    pub(crate) fn key_label_shared(&self) -> Option<&Arc<str>> {
+        self.key_label.as_ref()
+    }
 }
 
 /// Unix seconds, 0 before the epoch.

@@ -118,22 +118,15 @@ pub enum VocalsEvent {
 impl VocalsEvent {
     /// Builds the event for `callback`, choosing the stage from its code and `callbackType`.
     pub(crate) fn classify(callback: Callback) -> Self {
-        if callback.code != 200 {
-            let kind = FailureKind::from_code(callback.code);
-            return Self::Failed(Failure { callback, kind });
-        }
-        match callback.callback_type() {
-            Some(t) if t.eq_ignore_ascii_case("error") || t.eq_ignore_ascii_case("failed") => {
+        match callback.stage() {
+            Stage::Text => Self::Text(callback),
+            Stage::First => Self::First(callback),
+            Stage::Complete => Self::Complete(callback),
+            Stage::Failed => {
                 let kind = FailureKind::from_code(callback.code);
                 Self::Failed(Failure { callback, kind })
             }
-            Some(t) => match Stage::from_callback_type(t) {
-                Some(Stage::Text) => Self::Text(callback),
-                Some(Stage::First) => Self::First(callback),
-                Some(Stage::Complete) => Self::Complete(callback),
-                _ => Self::Unknown(callback),
-            },
-            None => Self::Unknown(callback),
+            Stage::Unknown => Self::Unknown(callback),
         }
     }
 
@@ -198,27 +191,51 @@ impl VocalsEvent {
 /// (see [`Track`]'s serialisation).
 impl Serialize for VocalsEvent {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let c = self.callback();
-        let failure = self.failure();
-        let len = if failure.is_some() { 8 } else { 6 };
-        let mut map = serializer.serialize_map(Some(len))?;
-        map.serialize_entry("task_id", c.task_id())?;
-        map.serialize_entry("stage", &self.stage())?;
-        map.serialize_entry("callback_type", &c.callback_type())?;
-        map.serialize_entry("code", &c.code())?;
-        map.serialize_entry("msg", &c.msg())?;
-        if let Some(f) = failure {
-            map.serialize_entry("failure", &f.kind())?;
-            map.serialize_entry("error", &f.error())?;
-        }
-        map.serialize_entry("tracks", c.tracks())?;
-        map.end()
+        line(
+            serializer,
+            self.callback(),
+            self.failure().map(Failure::kind),
+        )
     }
 }
 
-/// The fields of a callback that every stage has.
+/// The event line of `c`, a failure's `failure` and `error` too when `kind` is given.
+fn line<S: Serializer>(
+    serializer: S,
+    c: &Callback,
+    failure: Option<FailureKind>,
+) -> Result<S::Ok, S::Error> {
+    let len = if failure.is_some() { 8 } else { 6 };
+    let mut map = serializer.serialize_map(Some(len))?;
+    map.serialize_entry("task_id", c.task_id())?;
+    map.serialize_entry("stage", &c.stage())?;
+    map.serialize_entry("callback_type", &c.callback_type())?;
+    map.serialize_entry("code", &c.code())?;
+    map.serialize_entry("msg", &c.msg())?;
+    if let Some(kind) = failure {
+        map.serialize_entry("failure", &kind)?;
+        map.serialize_entry("error", &c.error())?;
+    }
+    map.serialize_entry("tracks", c.tracks())?;
+    map.end()
+}
+
+/// The fields every stage's callback body has: the task, the code and message, the raw
+/// `callbackType` and the tracks. ("Callback" here is the body one callback request
+/// carries; the request with its delivery facts is a [`Delivery`](crate::Delivery).)
 ///
-/// See [`VocalsEvent`] for an example.
+/// Serialised as its event's line (see [`VocalsEvent`]'s serialisation), so a handler
+/// that stores a `Callback` as JSON stores what the reference receiver prints.
+///
+/// ```
+/// use vocals_callback::{Stage, VocalsEvent, parse};
+///
+/// let event = parse(br#"{"code":200,"msg":"ok","data":{"callbackType":"text","task_id":"t1"}}"#)?;
+/// let VocalsEvent::Text(text) = &event else { unreachable!() };
+/// assert_eq!(text.stage(), Stage::Text);
+/// assert_eq!(serde_json::to_value(text)?, serde_json::to_value(&event)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, PartialEq)]
 pub struct Callback {
     /// `task_id`, `msg`, `callbackType` and `error`, packed into one allocation.
@@ -258,6 +275,23 @@ impl Callback {
             .and_then(|span| arena::get(&self.text, *span))
     }
 
+    /// The stage this body is: [`Stage::Failed`] for any `code` other than 200 or a
+    /// `callbackType` of `error` or `failed`; otherwise the stage its `callbackType` names,
+    /// or [`Stage::Unknown`].
+    #[must_use]
+    pub fn stage(&self) -> Stage {
+        if self.code != 200 {
+            return Stage::Failed;
+        }
+        match self.callback_type() {
+            Some(t) if t.eq_ignore_ascii_case("error") || t.eq_ignore_ascii_case("failed") => {
+                Stage::Failed
+            }
+            Some(t) => Stage::from_callback_type(t).unwrap_or(Stage::Unknown),
+            None => Stage::Unknown,
+        }
+    }
+
     /// `data.task_id`.
     #[must_use]
     pub fn task_id(&self) -> &str {
@@ -290,6 +324,15 @@ impl Callback {
 
     fn error(&self) -> Option<&str> {
         self.get(ERROR)
+    }
+}
+
+/// Its event's line: `task_id`, `stage`, `callback_type`, `code`, `msg`, a failure's
+/// `failure` and `error`, `tracks`.
+impl Serialize for Callback {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let failure = (self.stage() == Stage::Failed).then(|| FailureKind::from_code(self.code));
+        line(serializer, self, failure)
     }
 }
 
@@ -355,6 +398,13 @@ impl Failure {
     #[must_use]
     pub fn callback_type(&self) -> Option<&str> {
         self.callback.callback_type()
+    }
+}
+
+/// Its event's line, with `failure` (the [`FailureKind`] name) and `error`.
+impl Serialize for Failure {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        line(serializer, &self.callback, Some(self.kind))
     }
 }
 

@@ -141,6 +141,62 @@ pub trait VocalsHandler: Send + Sync + 'static {
     }
 }
 
+/// A handler shared with the rest of a program: state the handler writes (a database pool,
+/// a channel) is reached through the same `Arc` elsewhere, and
+/// [`VocalsService::handler`](crate::VocalsService::handler) gives it back.
+///
+/// ```
+/// use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+/// use vocals_callback::{Callback, HandlerResult, VocalsHandler, VocalsService};
+///
+/// #[derive(Default)]
+/// struct Counter(AtomicU64);
+/// impl VocalsHandler for Counter {
+///     async fn on_complete(&self, _done: Callback) -> HandlerResult {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         Ok(())
+///     }
+/// }
+///
+/// let counter = Arc::new(Counter::default());
+/// let svc = VocalsService::builder(Arc::clone(&counter)).insecure_accept_unverified().build()?;
+/// assert!(Arc::ptr_eq(svc.handler(), &counter));
+/// # Ok::<(), vocals_callback::ConfigError>(())
+/// ```
+impl<H: VocalsHandler + ?Sized> VocalsHandler for std::sync::Arc<H> {
+    fn on_text(&self, event: Callback) -> impl Future<Output = HandlerResult> + Send {
+        (**self).on_text(event)
+    }
+
+    fn on_first(&self, event: Callback) -> impl Future<Output = HandlerResult> + Send {
+        (**self).on_first(event)
+    }
+
+    fn on_complete(&self, event: Callback) -> impl Future<Output = HandlerResult> + Send {
+        (**self).on_complete(event)
+    }
+
+    fn on_failed(&self, event: Failure) -> impl Future<Output = HandlerResult> + Send {
+        (**self).on_failed(event)
+    }
+
+    fn on_unknown(&self, event: Callback) -> impl Future<Output = HandlerResult> + Send {
+        (**self).on_unknown(event)
+    }
+
+    fn on_event(&self, event: VocalsEvent) -> impl Future<Output = HandlerResult> + Send {
+        (**self).on_event(event)
+    }
+
+    fn handle(
+        &self,
+        event: VocalsEvent,
+        delivery: Delivery,
+    ) -> impl Future<Output = HandlerResult> + Send {
+        (**self).handle(event, delivery)
+    }
+}
+
 /// Calls the method of `event`'s stage on `handler`: [`on_text`](VocalsHandler::on_text),
 /// [`on_first`](VocalsHandler::on_first), [`on_complete`](VocalsHandler::on_complete),
 /// [`on_failed`](VocalsHandler::on_failed) or [`on_unknown`](VocalsHandler::on_unknown)

@@ -54,6 +54,18 @@ pub enum RejectionKind {
     /// A signature seen with another body inside its window: a replayed header pair over
     /// a swapped body. 401.
     SignatureReused,
+    /// A signature seen with another body of *another stage*, at most
+    /// [`COLLISION_WINDOW`](crate::verify::COLLISION_WINDOW) (2 s) after the first: what
+    /// the provider's own second callback of one task looks like when it signed both in
+    /// the same second (the MAC covers only `task_id.timestamp`). Refused all the same,
+    /// 401 (it cannot be told from a forgery for sure); the provider retries it under a new
+    /// timestamp, which passes. Counted apart from
+    /// [`SignatureReused`](Self::SignatureReused) so that an alert on forgeries does not
+    /// fire on genuine traffic. A forger who swaps in a body of another stage within 2 s of
+    /// the genuine delivery is counted here rather than there, and refused either way; a
+    /// forged body of the *same* stage (the attacker's own media under a captured
+    /// `complete`) is always `signature_reused`.
+    SignatureCollision,
     /// The binding cache is full of live entries; it refuses rather than forget one.
     /// 503 with `Retry-After`.
     BindingCacheFull,
@@ -113,6 +125,7 @@ impl RejectionKind {
             Self::InvalidToken => "invalid_token",
             Self::PeerNotAllowed => "peer_not_allowed",
             Self::SignatureReused => "signature_reused",
+            Self::SignatureCollision => "signature_collision",
             Self::BindingCacheFull => "binding_cache_full",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -151,7 +164,8 @@ impl RejectionKind {
             | Self::TimestampTooNew
             | Self::MissingToken
             | Self::InvalidToken
-            | Self::SignatureReused => StatusCode::UNAUTHORIZED,
+            | Self::SignatureReused
+            | Self::SignatureCollision => StatusCode::UNAUTHORIZED,
             Self::PeerNotAllowed => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -187,6 +201,7 @@ impl RejectionKind {
         Self::InvalidToken,
         Self::PeerNotAllowed,
         Self::SignatureReused,
+        Self::SignatureCollision,
         Self::BindingCacheFull,
         Self::MethodNotAllowed,
         Self::UnsupportedMediaType,
@@ -356,10 +371,19 @@ mod tests {
     }
 
     #[test]
-    fn the_status_table_of_the_service_docs_names_every_kind_once_with_its_status() {
-        let docs = include_str!("service/mod.rs");
+    fn the_status_tables_of_the_service_docs_and_the_readme_name_every_kind_once() {
+        let service = include_str!("service/mod.rs");
+        let readme = include_str!("../README.md");
+        let rows = |text: &'static str, prefix: &'static str| {
+            text.lines().filter_map(move |l| l.strip_prefix(prefix))
+        };
+        status_table_names_every_kind_once(rows(service, "//! | "));
+        status_table_names_every_kind_once(rows(readme, "| "));
+    }
+
+    fn status_table_names_every_kind_once<'a>(rows: impl Iterator<Item = &'a str>) {
         let mut named = Vec::new();
-        for row in docs.lines().filter_map(|l| l.strip_prefix("//! | ")) {
+        for row in rows {
             let cells: Vec<&str> = row.split(" | ").collect();
             let [_, status, kinds, ..] = cells[..] else {
                 continue;

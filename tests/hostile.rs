@@ -741,18 +741,16 @@ async fn a_content_length_longer_than_the_body_times_out_or_breaks_the_read() {
 // ---------------------------------------------------------------------------------------
 // The reference receiver: slow clients
 
-/// `target/<profile>/examples/receiver`, beside this test binary's `deps/`, brought up to
-/// date with the crate's own cargo (`cargo test --test hostile` does not build examples,
-/// and a receiver left from an older build would test old code; when it is fresh, this
-/// costs a second).
+/// `target/<profile>/vocals-callback` (the `cli` binary), beside this test binary's
+/// `deps/`, brought up to date with the crate's own cargo (these tests do not need the
+/// `cli` feature to build, and a receiver left from an older build would test old code;
+/// when it is fresh, this costs a second).
 fn receiver_exe() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
         let me = std::env::current_exe().unwrap();
         let profile_dir = me.parent().unwrap().parent().unwrap().to_path_buf();
-        let exe = profile_dir
-            .join("examples")
-            .join(format!("receiver{}", std::env::consts::EXE_SUFFIX));
+        let exe = profile_dir.join(format!("vocals-callback{}", std::env::consts::EXE_SUFFIX));
         let target_dir = profile_dir.parent().unwrap();
         let profile = profile_dir.file_name().unwrap().to_str().unwrap();
         let profile = if profile == "debug" { "dev" } else { profile };
@@ -761,8 +759,8 @@ fn receiver_exe() -> PathBuf {
             .args([
                 "build",
                 "--quiet",
-                "--example",
-                "receiver",
+                "--bin",
+                "vocals-callback",
                 "--all-features",
             ])
             .arg("--profile")
@@ -772,8 +770,8 @@ fn receiver_exe() -> PathBuf {
             .arg("--target-dir")
             .arg(target_dir)
             .status()
-            .expect("running cargo to build the receiver example");
-        assert!(status.success(), "building the receiver example failed");
+            .expect("running cargo to build the receiver");
+        assert!(status.success(), "building the receiver failed");
         assert!(exe.exists(), "no receiver at {}", exe.display());
         exe
     })
@@ -790,7 +788,14 @@ struct Receiver {
 impl Receiver {
     fn start() -> Self {
         let mut child = Command::new(receiver_exe())
-            .args(["--listen", "127.0.0.1:0", "--key", KEY, "--quiet"])
+            .args([
+                "receive",
+                "--listen",
+                "127.0.0.1:0",
+                "--key",
+                KEY,
+                "--quiet",
+            ])
             .env_remove("VOCALS_LISTEN")
             .env_remove("VOCALS_PATH")
             .env_remove("VOCALS_KEYS")

@@ -74,7 +74,7 @@ fn replica(
 }
 
 fn request(task: &str, ts: u64, body: &[u8]) -> Request<Full<Bytes>> {
-    kie_request(KEY, task, ts, body.to_vec()).map(|b| Full::new(Bytes::from(b)))
+    kie_request(KEY, task, ts, body.to_vec())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

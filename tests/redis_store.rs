@@ -13,9 +13,7 @@ use std::{
 };
 
 use ::redis::AsyncCommands as _;
-use bytes::Bytes;
 use http::StatusCode;
-use http_body_util::Full;
 use tower::ServiceExt as _;
 use vocals_callback::{
     ConfigErrorKind, HandlerResult, RejectionKind, Secret, Stage, VocalsEvent, VocalsService,
@@ -349,12 +347,14 @@ async fn a_binding_passes_retries_and_refuses_a_swapped_body_on_any_replica() {
     let now = at(T0);
     let signed = signed_request(&verifier, "t-bind", T0, &body, now);
 
-    one.bind(&signed, &body, now).await.unwrap();
-    one.bind(&signed, &body, now).await.unwrap();
-    two.bind(&signed, &body, at(T0 + 60)).await.unwrap();
+    one.bind(&signed, &body, Stage::Text, now).await.unwrap();
+    one.bind(&signed, &body, Stage::Text, now).await.unwrap();
+    two.bind(&signed, &body, Stage::Text, at(T0 + 60))
+        .await
+        .unwrap();
     for binding in [&one, &two] {
         let err = binding
-            .bind(&signed, &swapped, at(T0 + 60))
+            .bind(&signed, &swapped, Stage::Complete, at(T0 + 60))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), RejectionKind::SignatureReused);
@@ -362,13 +362,15 @@ async fn a_binding_passes_retries_and_refuses_a_swapped_body_on_any_replica() {
     }
     // The window's edges are the memory cache's: refused at T + 300, free after.
     assert_eq!(
-        two.bind(&signed, &swapped, at(T0 + 300))
+        two.bind(&signed, &swapped, Stage::Complete, at(T0 + 300))
             .await
             .unwrap_err()
             .kind(),
         RejectionKind::SignatureReused
     );
-    two.bind(&signed, &swapped, at(T0 + 301)).await.unwrap();
+    two.bind(&signed, &swapped, Stage::Complete, at(T0 + 301))
+        .await
+        .unwrap();
 
     // bind_mac and bind_verified are the same binding.
     one.bind_mac(&[9; 32], T0, b"x", now).await.unwrap();
@@ -392,6 +394,41 @@ async fn a_binding_passes_retries_and_refuses_a_swapped_body_on_any_replica() {
     );
 }
 
+/// The provider's second callback of a second (another stage, at once) is told from a
+/// replay (the same stage, or later) on every replica, as in memory.
+#[tokio::test]
+async fn a_collision_is_told_from_a_reuse_across_replicas() {
+    let server = RedisServer::start().unwrap();
+    let tolerance = Duration::from_secs(300);
+    let one = RedisBinding::new(connect(&server), tolerance).unwrap();
+    let two = RedisBinding::new(connect(&server), tolerance).unwrap();
+    let verifier = KieSignature::new(Secret::new(KEY).unwrap());
+    let text = CallbackBody::text("t-col").to_bytes();
+    let first = CallbackBody::first("t-col").to_bytes();
+    let forged = CallbackBody::text("t-col").msg(Some("forged")).to_bytes();
+    let signed = signed_request(&verifier, "t-col", T0, &text, at(T0));
+    one.bind(&signed, &text, Stage::Text, at(T0)).await.unwrap();
+    let ms = |n| at(T0) + Duration::from_millis(n);
+    let kind = |r: Result<(), vocals_callback::Rejection>| r.unwrap_err().kind();
+    assert_eq!(
+        kind(two.bind(&signed, &first, Stage::First, ms(700)).await),
+        RejectionKind::SignatureCollision
+    );
+    assert_eq!(
+        kind(two.bind(&signed, &forged, Stage::Text, ms(700)).await),
+        RejectionKind::SignatureReused,
+        "a body of the same stage is never the provider's"
+    );
+    assert_eq!(
+        kind(two.bind(&signed, &first, Stage::First, ms(2_500)).await),
+        RejectionKind::SignatureReused
+    );
+    // The first body is still a retry on either replica.
+    two.bind(&signed, &text, Stage::Text, ms(5_000))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_binding_expires_when_its_window_ends_and_digests_must_agree() {
     let server = RedisServer::start().unwrap();
@@ -404,7 +441,10 @@ async fn a_binding_expires_when_its_window_ends_and_digests_must_agree() {
     // Bound 100 s into a 600 s window (the verifier's, longer than the binding's 300 s):
     // it lives 501 s more (the last second included), plus the 30 s clock margin.
     let signed = signed_request(&verifier, "t-exp", T0, &body, at(T0 + 100));
-    binding.bind(&signed, &body, at(T0 + 100)).await.unwrap();
+    binding
+        .bind(&signed, &body, Stage::Text, at(T0 + 100))
+        .await
+        .unwrap();
     let keys: Vec<String> = redis.keys("vocals:bind:*").await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].len(), "vocals:bind:".len() + 64);
@@ -553,7 +593,7 @@ async fn the_service_answers_503_while_redis_is_down_and_recovers() {
             .unwrap()
             .as_secs();
         let body = CallbackBody::complete(task).to_bytes();
-        let req = kie_request(KEY, task, ts, body).map(|b| Full::new(Bytes::from(b)));
+        let req = kie_request(KEY, task, ts, body);
         let svc = svc.clone();
         async move {
             let Ok(res) = svc.oneshot(req).await;

@@ -53,3 +53,28 @@ fn serialised_strings_are_escaped_so_one_event_stays_one_line() {
     assert_eq!(back["msg"], "a\nb");
     assert_eq!(back["task_id"], "t\u{2028}");
 }
+
+#[test]
+fn a_callback_and_a_failure_serialise_as_their_event_line() {
+    use vocals_callback::VocalsEvent;
+    for body in [
+        &br#"{"code":200,"msg":"ok","data":{"callbackType":"text","task_id":"t","data":[]}}"#[..],
+        br#"{"code":200,"data":{"callbackType":"complete","task_id":"t","data":[{"id":"a","audio_url":"https://x/a.mp3"}]}}"#,
+        br#"{"code":200,"data":{"callbackType":"remix","task_id":"t"}}"#,
+        br#"{"code":200,"data":{"callbackType":"error","task_id":"t","error":"boom"}}"#,
+        br#"{"code":531,"msg":"refunded","data":{"callbackType":"complete","task_id":"t"}}"#,
+    ] {
+        let event = parse(body).unwrap();
+        let line = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            serde_json::to_value(event.callback()).unwrap(),
+            line,
+            "{event:?}"
+        );
+        assert_eq!(event.callback().stage(), event.stage());
+        if let VocalsEvent::Failed(failure) = &event {
+            assert_eq!(serde_json::to_value(failure).unwrap(), line);
+            assert!(line.get("failure").is_some());
+        }
+    }
+}

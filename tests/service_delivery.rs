@@ -38,7 +38,7 @@ fn at(secs: u64) -> SystemTime {
 
 /// `body` for `task`, signed with `key` at `ts`.
 fn signed(key: &str, task: &str, ts: u64, body: Vec<u8>) -> Request<Full<Bytes>> {
-    kie_request(key, task, ts, body).map(|b| Full::new(Bytes::from(b)))
+    kie_request(key, task, ts, body)
 }
 
 /// The provider's verifier with the test key (`default`) and a rotated one (`next`), and
@@ -300,9 +300,15 @@ impl DedupStore for CountingStore {
 }
 
 impl BindingStore for CountingBinding {
-    async fn bind(&self, signed: &Signed, body: &[u8], now: SystemTime) -> Result<(), Rejection> {
+    async fn bind(
+        &self,
+        signed: &Signed,
+        body: &[u8],
+        stage: Stage,
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
         self.1.binds.fetch_add(1, SeqCst);
-        self.0.bind(signed, body, now).await
+        self.0.bind(signed, body, stage, now).await
     }
 }
 
@@ -347,4 +353,193 @@ async fn a_backend_of_ones_own_supplies_both_stores_and_the_pipeline_uses_them()
     assert_eq!(svc.dedup_store().0.len(), 1);
     assert_eq!(svc.binding().0.len(), 1);
     assert_eq!(probe.call_count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// The outcome in the extensions, the per-key counts, a shared handler
+
+/// The `Outcome` in the response's extensions, as an outer layer reads it.
+async fn outcome_of<H: VocalsHandler>(
+    svc: &VocalsService<H>,
+    req: Request<Full<Bytes>>,
+) -> Outcome {
+    use tower::ServiceExt as _;
+    let Ok(res) = svc.clone().oneshot(req).await;
+    *res.extensions()
+        .get::<Outcome>()
+        .expect("every response carries its outcome")
+}
+
+#[tokio::test]
+async fn every_response_carries_its_outcome_and_queued_is_told_from_handled() {
+    let probe = Probe::new([]);
+    let svc = rotating(&probe).build().unwrap();
+    let text = vocals_callback::testkit::CallbackBody::text("t-out").to_bytes();
+    assert_eq!(
+        outcome_of(&svc, signed(KEY, "t-out", T0 - 2, complete("t-out"))).await,
+        Outcome::Received
+    );
+    assert_eq!(
+        outcome_of(&svc, signed(KEY, "t-out", T0 - 1, complete("t-out"))).await,
+        Outcome::Duplicate
+    );
+    assert_eq!(
+        outcome_of(&svc, signed(KEY, "t-out", T0, text)).await,
+        Outcome::Ignored
+    );
+    let forged = signed("wrong-key", "t-out", T0, complete("t-out"));
+    let Outcome::Rejected(rejection) = outcome_of(&svc, forged).await else {
+        panic!("a forgery is refused")
+    };
+    assert_eq!(
+        rejection.kind(),
+        vocals_callback::RejectionKind::InvalidSignature
+    );
+
+    let queued = rotating(&probe).queued(QueueConfig::new()).build().unwrap();
+    let req = signed(KEY, "t-queued", T0, complete("t-queued"));
+    assert_eq!(outcome_of(&queued, req).await, Outcome::Queued);
+    let stats = queued.stats();
+    assert_eq!(
+        (stats.received(), stats.queued()),
+        (1, 1),
+        "queued is a kind of received"
+    );
+}
+
+#[tokio::test]
+async fn stats_count_deliveries_per_key_label_and_print_by_name() {
+    let probe = Probe::new([]);
+    let svc = rotating(&probe).build().unwrap();
+    for (i, key) in [KEY, NEXT_KEY, NEXT_KEY].iter().enumerate() {
+        let task = format!("t-label-{i}");
+        send(&svc, signed(key, &task, T0, complete(&task))).await;
+    }
+    // A duplicate is verified too: it counts for its key.
+    send(
+        &svc,
+        signed(NEXT_KEY, "t-label-1", T0 - 1, complete("t-label-1")),
+    )
+    .await;
+    let stats = svc.stats();
+    assert_eq!(stats.signed_with("default"), 1);
+    assert_eq!(stats.signed_with("next"), 3);
+    assert_eq!(stats.signed_with("never"), 0);
+    assert_eq!(
+        stats.key_labels().collect::<Vec<_>>(),
+        [("default", 1), ("next", 3)]
+    );
+    // A refused request names no key.
+    send(
+        &svc,
+        signed("wrong-key", "t-label-9", T0, complete("t-label-9")),
+    )
+    .await;
+    let stats = svc.stats();
+    assert_eq!(stats.key_labels().map(|(_, n)| n).sum::<u64>(), 4);
+    let debug = format!("{stats:?}");
+    assert!(
+        debug.contains(r#"rejected: {"invalid_signature": 1}"#),
+        "{debug}"
+    );
+    assert!(
+        debug.contains(r#"key_labels: {"default": 1, "next": 3}"#),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn a_handler_in_an_arc_is_shared_with_the_program_and_given_back() {
+    let probe = Probe::new([]);
+    let shared = Arc::new(probe.handler());
+    let svc = VocalsService::builder(Arc::clone(&shared))
+        .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
+        .clock(|| at(T0))
+        .build()
+        .unwrap();
+    assert!(Arc::ptr_eq(svc.handler(), &shared));
+    assert_eq!(
+        send(&svc, signed(KEY, "t-arc", T0, complete("t-arc")))
+            .await
+            .1,
+        "received"
+    );
+    // The Arc forwards `handle` and routing: the stage's own method ran, with its delivery.
+    let call = &shared.0.calls()[0];
+    assert_eq!(call.method, "on_complete");
+    assert_eq!(call.delivery.key_label(), Some("default"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Same-second signatures
+
+#[tokio::test]
+async fn two_callbacks_of_a_task_signed_in_one_second_collide_and_are_not_counted_as_forgeries() {
+    let probe = Probe::new([]);
+    let svc = rotating(&probe).build().unwrap();
+    let text = vocals_callback::testkit::CallbackBody::text("t-same").to_bytes();
+    let first = vocals_callback::testkit::CallbackBody::first("t-same").to_bytes();
+    assert_eq!(
+        send(&svc, signed(KEY, "t-same", T0, text)).await.1,
+        "received"
+    );
+    // The provider's `first` of the same second: the same signature, another stage, at once.
+    let answer = send(&svc, signed(KEY, "t-same", T0, first.clone())).await;
+    assert_eq!(
+        answer,
+        (
+            StatusCode::UNAUTHORIZED,
+            "rejected".into(),
+            Some(vocals_callback::RejectionKind::SignatureCollision)
+        )
+    );
+    // A forged body of the stage already bound is a reuse, whenever it comes.
+    let forged = vocals_callback::testkit::CallbackBody::text("t-same")
+        .msg(Some("forged"))
+        .to_bytes();
+    let answer = send(&svc, signed(KEY, "t-same", T0, forged)).await;
+    assert_eq!(
+        answer.2,
+        Some(vocals_callback::RejectionKind::SignatureReused)
+    );
+    // The provider retries the refused one under a new timestamp: it passes.
+    assert_eq!(
+        send(&svc, signed(KEY, "t-same", T0 + 1, first)).await.1,
+        "received"
+    );
+    let stats = svc.stats();
+    use vocals_callback::RejectionKind::{SignatureCollision, SignatureReused};
+    assert_eq!(
+        (
+            stats.rejected(SignatureCollision),
+            stats.rejected(SignatureReused)
+        ),
+        (1, 1)
+    );
+    assert_eq!(probe.stored(), ["t-same/text", "t-same/first"]);
+}
+
+#[tokio::test]
+async fn a_kie_signer_signs_a_whole_sequence_at_distinct_seconds_and_every_step_passes() {
+    use vocals_callback::testkit::{CallbackBody, FixedClock, KieSigner};
+    let probe = Probe::new([]);
+    let svc = rotating(&probe).build().unwrap();
+    let signer = KieSigner::new(KEY).with_clock(FixedClock::at_unix(T0 - 10));
+    for body in [
+        CallbackBody::text("t-seq"),
+        CallbackBody::first("t-seq"),
+        CallbackBody::complete("t-seq"),
+    ] {
+        let answer = send(&svc, signer.request("t-seq", body.to_bytes())).await;
+        assert_eq!(answer.1, "received", "{answer:?}");
+    }
+    let stamps: Vec<_> = probe
+        .calls()
+        .iter()
+        .map(|c| c.delivery.signed_at())
+        .collect();
+    assert_eq!(
+        stamps,
+        [Some(at(T0 - 10)), Some(at(T0 - 9)), Some(at(T0 - 8))]
+    );
 }

@@ -56,8 +56,7 @@ fn fixed(probe: &Arc<Probe>) -> (Builder<ProbeHandler>, Clock) {
 
 /// One request through the service in-process; the typed rejection from the extensions is
 /// copied into [`REJECTION_HEADER`] so [`Answer::assert_refused`] can check it.
-async fn call(svc: &VocalsService<ProbeHandler>, req: Request<Vec<u8>>) -> Answer {
-    let req = req.map(|b| Full::new(Bytes::from(b)));
+async fn call(svc: &VocalsService<ProbeHandler>, req: Request<Full<Bytes>>) -> Answer {
     let Ok(res) = svc.clone().oneshot(req).await;
     let (mut parts, body) = res.into_parts();
     if let Some(rejection) = parts.extensions.get::<Rejection>() {
@@ -74,7 +73,7 @@ async fn call(svc: &VocalsService<ProbeHandler>, req: Request<Vec<u8>>) -> Answe
 }
 
 /// A delivery of `body` for `task`, signed at `ts`.
-fn delivery(task: &str, ts: u64, body: Vec<u8>) -> Request<Vec<u8>> {
+fn delivery(task: &str, ts: u64, body: Vec<u8>) -> Request<Full<Bytes>> {
     kie_request(KEY, task, ts, body)
 }
 

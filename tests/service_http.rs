@@ -49,6 +49,56 @@ async fn route_service_runs_the_whole_pipeline_over_a_socket() {
     assert_eq!(fx.svc.stats().rejected_total(), 0);
 }
 
+/// Under `Router::nest`, the layer belongs on the outermost router, configured with the full
+/// path: a layer on the nested router never sees a path that no route of its own matches
+/// (axum answers from the fallback first). A trailing slash is the same path.
+#[tokio::test]
+async fn a_layer_on_the_outer_router_serves_a_nested_path_and_its_trailing_slash() {
+    let probe = Probe::new([]);
+    let layer = builder(&probe)
+        .path("/api/v1/vocals-callback")
+        .build_layer()
+        .unwrap();
+    let api = Router::new().route("/health", get(|| async { "ok" }));
+    let app = Router::new().nest("/api/v1", api).layer(layer);
+    let addr = serve_router(app).await;
+    let client = client();
+    let ts = now_secs();
+    for (task, path) in [
+        ("t-nest", "/api/v1/vocals-callback"),
+        ("t-slash", "/api/v1/vocals-callback/"),
+    ] {
+        send(&client, signed(addr, path, task, ts, complete(task)))
+            .await
+            .assert_ok("received");
+    }
+    assert_eq!(probe.call_count(), 2);
+    let health = send(&client, plain("GET", addr, "/api/v1/health", &[], vec![])).await;
+    assert_eq!(health.text(), "ok");
+
+    // The same layer on the nested router: the callback path is not a route of its own,
+    // so axum answers 404 before the layer runs.
+    let probe = Probe::new([]);
+    let inner_layer = builder(&probe).build_layer().unwrap();
+    let api = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .layer(inner_layer);
+    let addr = serve_router(Router::new().nest("/api/v1", api)).await;
+    let answer = send(
+        &client,
+        signed(
+            addr,
+            "/api/v1/vocals-callback",
+            "t-inner",
+            ts,
+            complete("t-inner"),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert_eq!(probe.call_count(), 0);
+}
+
 #[tokio::test]
 async fn router_layer_runs_the_pipeline_on_its_path_and_passes_everything_else_untouched() {
     let probe = Probe::new([]);
@@ -402,17 +452,21 @@ async fn row_401_signature_reused_for_a_body_swapped_under_captured_headers() {
     fx.post(task, ts, forged.clone())
         .await
         .assert_refused(RejectionKind::SignatureReused, false);
-    // Also for a stage not handled yet: the binding refuses before dedup is consulted.
+    // Also for a stage not handled yet: the binding refuses before dedup is consulted. A
+    // body of another stage at once is what the provider's second callback of the same
+    // second looks like: refused all the same, but counted as a collision.
     let forged_text = CallbackBody::text(task).to_bytes();
     fx.post(task, ts, forged_text)
         .await
-        .assert_refused(RejectionKind::SignatureReused, false);
+        .assert_refused(RejectionKind::SignatureCollision, false);
 
     // The sender's own retry of the genuine bytes passes verification (a duplicate).
     fx.post(task, ts, genuine).await.assert_ok("duplicate");
     assert_eq!(fx.probe.call_count(), 1);
     assert_eq!(fx.probe.stored(), ["task-swap/complete"]);
-    assert_eq!(fx.svc.stats().rejected(RejectionKind::SignatureReused), 2);
+    let stats = fx.svc.stats();
+    assert_eq!(stats.rejected(RejectionKind::SignatureReused), 1);
+    assert_eq!(stats.rejected(RejectionKind::SignatureCollision), 1);
 }
 
 #[tokio::test]

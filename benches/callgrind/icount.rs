@@ -35,7 +35,7 @@ type Handler = fn(VocalsEvent) -> std::future::Ready<HandlerResult>;
 /// `BODY` for `task_id` (same length as the fixture's), signed at `TS`.
 fn request(task_id: &str) -> Request<Full<Bytes>> {
     let text = std::str::from_utf8(BODY).unwrap().replace(TASK_ID, task_id);
-    kie_request(KEY, task_id, TS, text.into_bytes()).map(|b| Full::new(Bytes::from(b)))
+    kie_request(KEY, task_id, TS, text.into_bytes())
 }
 
 fn main() {

@@ -2,7 +2,7 @@
 //! reads the whole body (up to 256 KiB, as the receiver) and answers 200 with a tiny JSON
 //! body. It verifies, parses and deduplicates nothing.
 //!
-//! The connection handling is the reference receiver's (`examples/receiver.rs`): hyper's
+//! The connection handling is the reference receiver's (`vocals-callback receive`, `src/bin/vocals-callback/receive.rs`): hyper's
 //! HTTP/1 connection builder with a 5 s header-read timeout, a tokio multi-thread runtime,
 //! graceful shutdown on SIGINT/SIGTERM, 404 off the path; so the difference between the two
 //! is the crate's pipeline.

@@ -55,6 +55,7 @@ command -v python3 >/dev/null || { echo "python3 is needed (benches/http/make_re
 
 step "build (release)"
 cargo build --release --examples --features testkit
+cargo build --release --bin vocals-callback --features cli
 
 mkdir -p "$OUT"
 rm -f "$OUT"/results.tsv "$OUT"/*.wrk "$OUT"/*.log
@@ -69,7 +70,7 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 start_server() { # name -> sets PID
   local name=$1 log="$OUT/$1-$2.log"
   case $name in
-    receiver) taskset -c "$SERVER_CPU" "$BIN/receiver" --listen "127.0.0.1:$PORT" --path "$PATH_" --key "$KEY" --quiet 2>"$log" & ;;
+    receiver) taskset -c "$SERVER_CPU" "$TARGET/release/vocals-callback" receive --listen "127.0.0.1:$PORT" --path "$PATH_" --key "$KEY" --quiet 2>"$log" & ;;
     hyper)    taskset -c "$SERVER_CPU" "$BIN/baseline_hyper" --listen "127.0.0.1:$PORT" --path "$PATH_" 2>"$log" & ;;
     axum)     taskset -c "$SERVER_CPU" "$BIN/baseline_axum" --listen "127.0.0.1:$PORT" --path "$PATH_" 2>"$log" & ;;
   esac

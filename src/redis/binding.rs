@@ -13,8 +13,11 @@ use subtle::ConstantTimeEq;
 use super::{RedisConnection, hex_into, px};
 use crate::{
     config::ConfigError,
+    event::Stage,
     rejection::{Rejection, RejectionKind},
-    verify::{BindingStore, BodyDigest, Digested, Signed, Verified, time},
+    verify::{
+        BindingStore, BodyDigest, Digested, Signed, Verified, binding_conflict as conflict, time,
+    },
 };
 
 /// Binds `KEYS[1]` to the digest `ARGV[1]` for `ARGV[2]` ms unless it is bound already, and
@@ -43,9 +46,12 @@ const CLOCK_MARGIN: Duration = Duration::from_secs(30);
 ///
 /// Like the in-memory [`BindingCache`](crate::verify::BindingCache), the same signature
 /// with the same body again is a retry and passes, and with another body it is refused as
-/// [`SignatureReused`](RejectionKind::SignatureReused) (401). Each binding is one key,
-/// `<prefix>bind:<hex of the MAC>`, set with `SET NX` and an expiry at the end of the
-/// signature's window (`timestamp + max(window, tolerance)`, plus a margin for clock
+/// [`SignatureReused`](RejectionKind::SignatureReused), or as
+/// [`SignatureCollision`](RejectionKind::SignatureCollision) for a body of another stage
+/// within [`COLLISION_WINDOW`](crate::verify::COLLISION_WINDOW) of the first (401 both).
+/// Each binding is one key, `<prefix>bind:<hex of the MAC>`, holding the digest, the time
+/// of the first bind and its body's stage, set with `SET NX` and an expiry at the end of
+/// the signature's window (`timestamp + max(window, tolerance)`, plus a margin for clock
 /// differences between replicas); on conflict the stored digest is compared, in constant
 /// time. There is no capacity of its own: Redis's `maxmemory` bounds it (set
 /// `maxmemory-policy noeviction`: an evicted binding reopens a replay window).
@@ -157,6 +163,7 @@ impl RedisBinding {
         &self,
         signed: &Signed,
         digest: Digested,
+        stage: Option<Stage>,
         now: SystemTime,
     ) -> Result<(), Rejection> {
         // Kept as long as the verifier accepts the signature, even when its tolerance is
@@ -168,7 +175,7 @@ impl RedisBinding {
             .saturating_add(window)
             .saturating_add(1)
             .saturating_mul(1000);
-        let now_ms = unix_ms(now);
+        let now_ms = time::unix_millis(now);
         if end_ms <= now_ms {
             return Ok(());
         }
@@ -179,7 +186,9 @@ impl RedisBinding {
         key.push_str("bind:");
         hex_into(&mut key, &signed.mac);
         let mut invocation = BIND.key(key);
-        invocation.arg(digest.as_bytes().as_slice()).arg(px(ttl));
+        invocation
+            .arg(Bound::new(&digest, now_ms, stage).0.as_slice())
+            .arg(px(ttl));
         let mut conn = self.redis.manager();
         let bound: Option<Vec<u8>> = self
             .redis
@@ -192,11 +201,15 @@ impl RedisBinding {
                 );
                 Rejection::retry_soon(RejectionKind::StoreUnavailable)
             })?;
-        match bound {
-            None => Ok(()),
-            Some(bound) if bool::from(bound.as_slice().ct_eq(digest.as_bytes())) => Ok(()),
-            Some(_) => Err(RejectionKind::SignatureReused.into()),
+        let Some(bound) = bound else {
+            return Ok(());
+        };
+        let first = bound.get(..16).unwrap_or_default();
+        if bool::from(first.ct_eq(digest.as_bytes())) {
+            return Ok(());
         }
+        let (first_ms, first_stage) = Bound::read(&bound);
+        Err(conflict(first_stage, first_ms, stage, now_ms))
     }
 
     /// Binds `mac` (signed at `timestamp`, accepted for this cache's tolerance) to `body`,
@@ -217,8 +230,9 @@ impl RedisBinding {
     /// # Errors
     ///
     /// [`SignatureReused`](RejectionKind::SignatureReused) when the signature is bound to
-    /// another body inside its window; [`StoreUnavailable`](RejectionKind::StoreUnavailable)
-    /// with `Retry-After` when Redis fails or answers too late.
+    /// another body inside its window (no stage is known here, so never a collision: see
+    /// [`BindingStore::bind`]); [`StoreUnavailable`](RejectionKind::StoreUnavailable) with
+    /// `Retry-After` when Redis fails or answers too late.
     pub async fn bind_mac(
         &self,
         mac: &[u8; 32],
@@ -227,7 +241,7 @@ impl RedisBinding {
         now: SystemTime,
     ) -> Result<(), Rejection> {
         let signed = Signed::new(*mac, timestamp, self.tolerance);
-        self.bind_digest(&signed, self.digest.digest(body), now)
+        self.bind_digest(&signed, self.digest.digest(body), None, now)
             .await
     }
 
@@ -261,7 +275,7 @@ impl RedisBinding {
     ) -> Result<(), Rejection> {
         match verified.signature() {
             Some(signed) => {
-                self.bind_digest(signed, self.digest.digest(body), now)
+                self.bind_digest(signed, self.digest.digest(body), None, now)
                     .await
             }
             None => Ok(()),
@@ -274,17 +288,55 @@ impl BindingStore for RedisBinding {
         &self,
         signed: &Signed,
         body: &[u8],
+        stage: Stage,
         now: SystemTime,
     ) -> impl Future<Output = Result<(), Rejection>> + Send {
         // Digested before the first await, so the future does not hold the body.
         let digest = self.digest.digest(body);
-        self.bind_digest(signed, digest, now)
+        self.bind_digest(signed, digest, Some(stage), now)
     }
 }
 
-fn unix_ms(now: SystemTime) -> u64 {
-    now.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+/// A binding's value in Redis: the body's digest (16 bytes), then the Unix millisecond of
+/// the first bind (8, big-endian) and that body's stage (1: 0 for none), so a conflict can
+/// be told a collision or a reuse ([`conflict`]).
+struct Bound([u8; 25]);
+
+const STAGES: [Stage; 5] = [
+    Stage::Text,
+    Stage::First,
+    Stage::Complete,
+    Stage::Failed,
+    Stage::Unknown,
+];
+
+impl Bound {
+    fn new(digest: &Digested, now_ms: u64, stage: Option<Stage>) -> Self {
+        let mut value = [0u8; 25];
+        value[..16].copy_from_slice(digest.as_bytes());
+        value[16..24].copy_from_slice(&now_ms.to_be_bytes());
+        value[24] = stage
+            .and_then(|s| STAGES.iter().position(|&k| k == s))
+            .and_then(|i| u8::try_from(i + 1).ok())
+            .unwrap_or(0);
+        Self(value)
+    }
+
+    /// The time and stage of a stored value; `(0, None)` for a value of another form (a
+    /// reuse, then: the conservative answer).
+    fn read(value: &[u8]) -> (u64, Option<Stage>) {
+        match (value.get(16..24), value.get(24)) {
+            (Some(ms), Some(&stage)) if value.len() == 25 => {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(ms);
+                let stage = usize::from(stage)
+                    .checked_sub(1)
+                    .and_then(|i| STAGES.get(i).copied());
+                (u64::from_be_bytes(bytes), stage)
+            }
+            _ => (0, None),
+        }
+    }
 }
 
 impl fmt::Debug for RedisBinding {

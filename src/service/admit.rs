@@ -68,6 +68,7 @@ pub(super) fn admit(
             delivery = delivery.with_signed_at(UNIX_EPOCH + Duration::from_secs(secs));
         }
     }
+    log::record_signer(&delivery);
     Ok(Admitted {
         event,
         delivery,

@@ -126,6 +126,13 @@ impl<H, B: Backend> VocalsService<H, B> {
             .snapshot(pipeline.dispatcher.depth())
     }
 
+    /// The handler (an `Arc<H>` handler gives back the very `Arc` shared with the rest of
+    /// the program).
+    #[must_use]
+    pub fn handler(&self) -> &H {
+        &self.pipeline.state.handler
+    }
+
     /// The backend's dedup store (its size and capacity, say).
     ///
     /// ```
@@ -243,7 +250,8 @@ where
         let span = tracing::debug_span!(
             "vocals_callback",
             task_id = tracing::field::Empty,
-            stage = tracing::field::Empty
+            stage = tracing::field::Empty,
+            key_label = tracing::field::Empty
         );
         ResponseFuture {
             inner: Box::pin(async move { Ok(pipeline.respond(req).await) }.instrument(span)),

@@ -25,8 +25,14 @@ use crate::{
 /// the pipeline and every other request reaches the inner service untouched.
 ///
 /// Built with [`Builder::build_layer`](super::Builder::build_layer) or from a service with
-/// [`VocalsLayer::new`]. The path must match exactly: `/vocals-callback/` (a trailing
-/// slash) is another path, and so is the same path under a nested router's prefix.
+/// [`VocalsLayer::new`]. The path matches exactly, with or without one trailing slash
+/// (`/vocals-callback/`).
+///
+/// **With axum's `Router::nest`**, put the layer on the outermost router and give it the
+/// full path (`.path("/api/v1/vocals-callback")`): a layer on a nested router only wraps
+/// that router's own routes, so a request for a path none of them matches is answered 404
+/// by axum's fallback before the layer sees it. (`Router::route_service` at the full path
+/// works anywhere.)
 ///
 /// ```
 /// use vocals_callback::{HandlerResult, VocalsEvent, VocalsService};
@@ -138,7 +144,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if req.uri().path() == self.vocals.path() {
+        if on_path(req.uri().path(), self.vocals.path()) {
             let answer = self.vocals.call(req);
             Box::pin(async move {
                 let Ok(response) = answer.await;
@@ -150,6 +156,11 @@ where
             Box::pin(async move { Ok(answer.await?.map(Either::Right)) })
         }
     }
+}
+
+/// `path` is the callback path, with or without one trailing slash.
+fn on_path(path: &str, callback: &str) -> bool {
+    path == callback || path.strip_suffix('/') == Some(callback)
 }
 
 #[cfg(test)]

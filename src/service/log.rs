@@ -1,34 +1,26 @@
-//! Every `tracing` event the service emits, in one place.
-//!
-//! | level | message | fields | when |
-//! |---|---|---|---|
-//! | `debug` | `callback answered` | `outcome`, `elapsed_us` | a 200 (`received`, `duplicate`, `ignored`) |
-//! | `info` | `callback refused` | `outcome`, `reason`, `elapsed_us` | a 4xx: the sender's mistake (below `warn`, so a scanner cannot flood the logs) |
-//! | `warn` | `callback not handled` | `outcome`, `reason`, `elapsed_us` | a 5xx: ours (handler, store, shutdown) |
-//! | `info` | `callback failed verification` | `task_id`, `reason` | a verifier refused a parsed body |
-//! | `info` | `callback failed binding` | `reason` | a reused signature, or the binding store could not take it |
-//! | `warn` | `dedup claim failed` | `error` | the dedup store failed (503) |
-//! | `warn` | `dedup complete failed`, `dedup release failed` | `task_id`, `stage`, `error` | the dedup store failed after the handler ran |
-//! | `warn` | `handler failed` | `task_id`, `stage`, `attempt`, `error` | a handler call returned an error, panicked or timed out |
-//! | `error` | `event dead-lettered` | `task_id`, `stage`, `attempts`, `error` | the queue gave up on an event |
-//! | `warn` | `vocals-callback accepts unverified callbacks: anyone can post events` | | built with no verifier |
-//!
-//! Each request runs in a `debug` span `vocals_callback` with `task_id` and `stage` once
-//! parsed. `elapsed_us` is measured only when `debug` is enabled. Errors are recorded as
-//! `dyn Error` values, so a subscriber prints their sources too. Nothing logged holds a
-//! secret, a signature or body content beyond the task id and stage.
+//! Every `tracing` event the service emits, in one place; the [module docs](super)
+//! list them (keep that table in step with this file).
 
 use std::{error::Error as StdError, time::Duration};
 
 use super::job::OwnedKey;
 use crate::{
-    dedup::StoreError, event::VocalsEvent, handler::HandlerFailure, rejection::Rejection,
-    stats::Outcome,
+    dedup::StoreError, delivery::Delivery, event::VocalsEvent, handler::HandlerFailure,
+    rejection::Rejection, stats::Outcome,
 };
 
 /// Whether requests are timed (two clock reads each): only when they are logged with it.
 pub(super) fn timing() -> bool {
     tracing::enabled!(tracing::Level::DEBUG)
+}
+
+/// The request span's `key_label`, once verified.
+pub(super) fn record_signer(delivery: &Delivery) {
+    if let Some(label) = delivery.key_label()
+        && tracing::enabled!(tracing::Level::DEBUG)
+    {
+        tracing::Span::current().record("key_label", label);
+    }
 }
 
 /// The request span's `task_id` and `stage`, once parsed.

@@ -50,7 +50,7 @@
 //! | duplicate of a handled key | 200 `{"status":"duplicate"}` | |
 //! | late `text`/`first` after a later stage | 200 `{"status":"ignored"}` | |
 //! | malformed JSON, missing task id, bad envelope types; repeated or unreadable headers; broken body stream | 400 | `invalid_body`, `missing_task_id`, `duplicate_header`, `invalid_header`, `body_unreadable` |
-//! | signature missing, malformed, invalid or reused; timestamp missing, malformed or out of window; token missing or invalid | 401 | `missing_signature`, `malformed_signature`, `invalid_signature`, `signature_reused`, `missing_timestamp`, `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new`, `missing_token`, `invalid_token` |
+//! | signature missing, malformed, invalid, reused, or colliding (two callbacks of a task signed in the same second); timestamp missing, malformed or out of window; token missing or invalid | 401 | `missing_signature`, `malformed_signature`, `invalid_signature`, `signature_reused`, `signature_collision`, `missing_timestamp`, `invalid_timestamp`, `timestamp_too_old`, `timestamp_too_new`, `missing_token`, `invalid_token` |
 //! | peer address not allowed | 403 | `peer_not_allowed` |
 //! | not `POST` | 405 + `Allow: POST` | `method_not_allowed` |
 //! | body too slow | 408 | `body_timeout` |
@@ -64,6 +64,33 @@
 //! [`RejectionKind`](crate::RejectionKind) name; each kind has exactly one status
 //! ([`RejectionKind::status`](crate::RejectionKind::status)), and a test holds this table
 //! to them.
+//!
+//! # Logs
+//!
+//! Every `tracing` event of the service, with target `vocals_callback::service::log`:
+//!
+//! | level | message | fields | when |
+//! |---|---|---|---|
+//! | `debug` | `callback answered` | `outcome`, `elapsed_us` | a 200 (`received`, `queued`, `duplicate`, `ignored`) |
+//! | `info` | `callback refused` | `outcome`, `reason`, `elapsed_us` | a 4xx: the sender's mistake (below `warn`, so a scanner cannot flood the logs) |
+//! | `warn` | `callback not handled` | `outcome`, `reason`, `elapsed_us` | a 5xx: ours (handler, store, shutdown) |
+//! | `info` | `callback failed verification` | `task_id`, `reason` | a verifier refused a parsed body |
+//! | `info` | `callback failed binding` | `reason` | a reused signature, or the binding store could not take it |
+//! | `warn` | `dedup claim failed` | `error` | the dedup store failed (503) |
+//! | `warn` | `dedup complete failed`, `dedup release failed` | `task_id`, `stage`, `error` | the dedup store failed after the handler ran |
+//! | `warn` | `handler failed` | `task_id`, `stage`, `attempt`, `error` | a handler call returned an error, panicked or timed out |
+//! | `error` | `event dead-lettered` | `task_id`, `stage`, `attempts`, `error` | the queue gave up on an event |
+//! | `warn` | `vocals-callback accepts unverified callbacks: anyone can post events` | | built with no verifier |
+//!
+//! The Redis backend adds `warn` `binding store failed` (`error`), target
+//! `vocals_callback::redis::binding`, when Redis cannot take a binding (503).
+//!
+//! Each request runs in a `debug` span `vocals_callback` with the fields `task_id` and
+//! `stage` once parsed and `key_label` once verified, so at `debug` the `callback answered`
+//! line names the key that signed the callback. `elapsed_us` is measured only when `debug`
+//! is enabled. Errors are recorded as `dyn Error` values, so a subscriber prints their
+//! sources too. Nothing logged holds a secret, a signature or body content beyond the task
+//! id and stage.
 //!
 //! # Where the rest lives
 //!

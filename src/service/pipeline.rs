@@ -95,9 +95,12 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         } = admit(&parts, peer, &bytes, now, &self.verifiers, headers_checked)?;
         // The request's head is spent: the future does not carry it across the awaits.
         drop(parts);
+        if let Some(label) = delivery.key_label_shared() {
+            self.state.counters.signed_by(label);
+        }
 
         // 4. Bind each signature whose MAC does not cover the body to this body.
-        bind(&self.binding, passed, &bytes, now).await?;
+        bind(&self.binding, passed, &bytes, event.stage(), now).await?;
 
         // 5. Claim `(task_id, stage)`: a duplicate or a late stage is answered here.
         let job = match claim(&self.state, event, Some(bytes), delivery, now).await? {

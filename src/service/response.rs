@@ -15,10 +15,11 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// The answer to `outcome`: the status of the status table, a JSON body naming the
 /// outcome (and for refusals the stable reason), `Allow` for 405, `Retry-After` where the
-/// sender should come back, and the [`Rejection`](crate::Rejection) in the extensions.
+/// sender should come back, and in the extensions the [`Outcome`] (and for refusals the
+/// [`Rejection`](crate::Rejection)).
 pub(crate) fn of(outcome: &Outcome) -> Response<ResponseBody> {
     let body = match outcome {
-        Outcome::Received => Bytes::from_static(br#"{"status":"received"}"#),
+        Outcome::Received | Outcome::Queued => Bytes::from_static(br#"{"status":"received"}"#),
         Outcome::Duplicate => Bytes::from_static(br#"{"status":"duplicate"}"#),
         Outcome::Ignored => Bytes::from_static(br#"{"status":"ignored"}"#),
         Outcome::Rejected(rejection) => Bytes::from(format!(
@@ -28,6 +29,7 @@ pub(crate) fn of(outcome: &Outcome) -> Response<ResponseBody> {
     };
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = outcome.status();
+    response.extensions_mut().insert(*outcome);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, JSON);
     if let Outcome::Rejected(rejection) = outcome {
@@ -81,6 +83,10 @@ mod tests {
         let ok = of(&Outcome::Received);
         assert_eq!(ok.status(), StatusCode::OK);
         assert!(ok.extensions().get::<Rejection>().is_none());
+        assert_eq!(ok.extensions().get::<Outcome>(), Some(&Outcome::Received));
+        let queued = of(&Outcome::Queued);
+        assert_eq!(queued.extensions().get::<Outcome>(), Some(&Outcome::Queued));
+        assert_eq!(queued.status(), StatusCode::OK);
         assert_eq!(ok.headers()[header::CONTENT_TYPE], "application/json");
     }
 }

@@ -2,7 +2,39 @@
 
 use serde_json::{Map, Value, json};
 
-/// A callback body under construction. Serialise with [`to_bytes`](Self::to_bytes).
+use crate::{
+    error::ParseError,
+    event::{Callback, Failure, VocalsEvent},
+    parse::parse,
+};
+
+/// A callback body under construction. Serialise with [`to_bytes`](Self::to_bytes), or
+/// take the typed event a service would hand the handler ([`to_event`](Self::to_event),
+/// [`to_callback`](Self::to_callback), [`to_failure`](Self::to_failure)) to unit-test a
+/// handler without a service:
+///
+/// ```
+/// use vocals_callback::{Callback, Failure, HandlerResult, VocalsHandler, testkit::{CallbackBody, TrackBody}};
+///
+/// struct Store;
+/// impl VocalsHandler for Store {
+///     async fn on_complete(&self, done: Callback) -> HandlerResult {
+///         assert_eq!(done.tracks().len(), 1);
+///         Ok(())
+///     }
+///     async fn on_failed(&self, failure: Failure) -> HandlerResult {
+///         assert_eq!(failure.code(), 501);
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let done = CallbackBody::complete("t1").track(TrackBody::ready("a")).to_callback()?;
+/// assert!(Store.on_complete(done).await.is_ok());
+/// let failure = CallbackBody::error("t1", 501, "Audio generation failed.").to_failure().unwrap();
+/// assert!(Store.on_failed(failure).await.is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
 #[derive(Clone, Debug)]
 pub struct CallbackBody {
     code: i64,
@@ -127,6 +159,42 @@ impl CallbackBody {
     #[must_use]
     pub fn to_bytes(&self) -> Vec<u8> {
         self.to_value().to_string().into_bytes()
+    }
+
+    /// The event the service hands the handler for this body: [`parse`] of its bytes.
+    ///
+    /// # Errors
+    ///
+    /// The [`ParseError`] of a body made unparseable on purpose (an empty or over-long
+    /// task id, a code out of range).
+    pub fn to_event(&self) -> Result<VocalsEvent, ParseError> {
+        parse(&self.to_bytes())
+    }
+
+    /// The fields every stage has, as a handler's `on_text`, `on_first`, `on_complete` or
+    /// `on_unknown` receives them (for a failure body, the failure's common fields).
+    ///
+    /// # Errors
+    ///
+    /// As [`to_event`](Self::to_event).
+    pub fn to_callback(&self) -> Result<Callback, ParseError> {
+        Ok(match self.to_event()? {
+            VocalsEvent::Failed(failure) => failure.callback().clone(),
+            VocalsEvent::Text(c)
+            | VocalsEvent::First(c)
+            | VocalsEvent::Complete(c)
+            | VocalsEvent::Unknown(c) => c,
+        })
+    }
+
+    /// The failure, as a handler's `on_failed` receives it; `None` when the body is not a
+    /// failure (`code` 200 and a stage other than `error` or `failed`) or does not parse.
+    #[must_use]
+    pub fn to_failure(&self) -> Option<Failure> {
+        match self.to_event() {
+            Ok(VocalsEvent::Failed(failure)) => Some(failure),
+            _ => None,
+        }
     }
 }
 

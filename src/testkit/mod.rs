@@ -29,7 +29,7 @@ pub use body::{CallbackBody, TrackBody};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis_server::RedisServer;
-pub use sign::{FixedClock, kie_request, sign_kie};
+pub use sign::{FixedClock, KieSigner, kie_request, sign_kie};
 pub use sign_more::{
     sign_body_hmac, sign_standard_webhooks, sign_stripe, standard_webhooks_request,
 };

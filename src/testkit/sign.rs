@@ -1,9 +1,15 @@
 //! Signing helpers and a fixed clock.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use bytes::Bytes;
 use hmac::Mac;
+use http_body_util::Full;
 
 use crate::verify::{KieSignature, keys};
 
@@ -36,25 +42,39 @@ pub fn sign_kie(key: &str, task_id: &str, timestamp: &str) -> String {
 }
 
 /// A `POST` request carrying `body`, signed with the kie.ai rule for `task_id` at
-/// `timestamp` (Unix seconds), with `Content-Type: application/json`.
+/// `timestamp` (Unix seconds), with `Content-Type: application/json`. Its body is a
+/// `Full<Bytes>`, an `http_body::Body`: it goes straight into a service.
+///
+/// Two requests of one task signed in the same second carry the same signature, and a
+/// service refuses the second (`signature_collision`): sign each at its own second, or use
+/// [`KieSigner`], which does.
 ///
 /// ```
-/// use vocals_callback::testkit::{CallbackBody, kie_request};
+/// use tower::ServiceExt;
+/// use vocals_callback::{HandlerResult, Secret, VocalsEvent, VocalsService, verify::KieSignature,
+///                       testkit::{CallbackBody, FixedClock, kie_request}};
 ///
-/// let body = CallbackBody::text("t1").to_bytes();
-/// let req = kie_request("key", "t1", 1_769_670_760, body);
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let clock = FixedClock::at_unix(1_769_670_760);
+/// let svc = VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
+///     .verifier(KieSignature::new(Secret::new("key")?))
+///     .clock(move || clock.now())
+///     .build()?;
+/// let req = kie_request("key", "t1", clock.unix_secs(), CallbackBody::text("t1").to_bytes());
 /// assert_eq!(req.headers()["x-webhook-timestamp"], "1769670760");
-/// assert_eq!(req.headers()["x-webhook-signature"].len(), 44);
+/// let res = svc.oneshot(req).await?;
+/// assert_eq!(res.status(), 200);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
 #[must_use]
 pub fn kie_request(
     key: &str,
     task_id: &str,
     timestamp: u64,
-    body: Vec<u8>,
-) -> http::Request<Vec<u8>> {
+    body: impl Into<Bytes>,
+) -> http::Request<Full<Bytes>> {
     let ts = timestamp.to_string();
-    let mut req = http::Request::new(body);
+    let mut req = http::Request::new(Full::new(body.into()));
     *req.method_mut() = http::Method::POST;
     *req.uri_mut() = http::Uri::from_static("/vocals-callback");
     let headers = req.headers_mut();
@@ -70,6 +90,71 @@ pub fn kie_request(
         headers.insert(KieSignature::SIGNATURE_HEADER, value);
     }
     req
+}
+
+/// Signs requests with the kie.ai rule, never two of one task in the same second.
+///
+/// The provider's MAC covers only `task_id.timestamp`, so two requests of one task signed
+/// in the same second share a signature, and a receiver that binds signatures to bodies
+/// refuses the second (`signature_collision`, as it must: it cannot be told from a body
+/// swapped under captured headers). A test that signs a whole `text` → `first` →
+/// `complete` sequence "now" would see that refusal; this signer gives each request of a
+/// task its own second: the clock's, or one past the last it used for that task.
+///
+/// ```
+/// use vocals_callback::testkit::{CallbackBody, FixedClock, KieSigner};
+///
+/// let signer = KieSigner::new("key").with_clock(FixedClock::at_unix(1_769_670_760));
+/// let text = signer.request("t1", CallbackBody::text("t1").to_bytes());
+/// let first = signer.request("t1", CallbackBody::first("t1").to_bytes());
+/// let other = signer.request("t2", CallbackBody::text("t2").to_bytes());
+/// assert_eq!(text.headers()["x-webhook-timestamp"], "1769670760");
+/// assert_eq!(first.headers()["x-webhook-timestamp"], "1769670761");
+/// assert_eq!(other.headers()["x-webhook-timestamp"], "1769670760");
+/// ```
+#[derive(Debug)]
+pub struct KieSigner {
+    key: String,
+    clock: Option<FixedClock>,
+    last: Mutex<HashMap<String, u64>>,
+}
+
+impl KieSigner {
+    /// A signer under `key`, on the system clock.
+    #[must_use]
+    pub fn new(key: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            clock: None,
+            last: Mutex::default(),
+        }
+    }
+
+    /// The same signer, on `clock` (the seconds after it are used as needed).
+    #[must_use]
+    pub fn with_clock(mut self, clock: FixedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// `body` for `task_id`, signed at the next second of its own (see [`kie_request`]).
+    #[must_use]
+    pub fn request(&self, task_id: &str, body: impl Into<Bytes>) -> http::Request<Full<Bytes>> {
+        let now = self
+            .clock
+            .unwrap_or_else(|| FixedClock(SystemTime::now()))
+            .unix_secs();
+        let timestamp = {
+            let mut last = crate::sync::lock(&self.last);
+            let ts = match last.get(task_id) {
+                Some(&used) => now.max(used.saturating_add(1)),
+                None => now,
+            };
+            last.insert(task_id.to_owned(), ts);
+            ts
+        };
+        kie_request(&self.key, task_id, timestamp, body)
+    }
 }
 
 /// A clock stopped at one instant, for tests of every time rule.

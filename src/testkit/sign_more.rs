@@ -1,6 +1,8 @@
 //! Signing helpers for the Standard Webhooks and body-HMAC schemes.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use bytes::Bytes;
+use http_body_util::Full;
 
 use super::sign::hmac_sha256;
 use crate::verify::{Encoding, StandardWebhooks};
@@ -109,10 +111,11 @@ pub fn standard_webhooks_request(
     secret: &str,
     msg_id: &str,
     timestamp: u64,
-    body: Vec<u8>,
-) -> http::Request<Vec<u8>> {
+    body: impl Into<Bytes>,
+) -> http::Request<Full<Bytes>> {
+    let body = body.into();
     let signature = sign_standard_webhooks(secret, msg_id, timestamp, &body);
-    let mut req = http::Request::new(body);
+    let mut req = http::Request::new(Full::new(body));
     *req.method_mut() = http::Method::POST;
     *req.uri_mut() = http::Uri::from_static("/vocals-callback");
     let headers = req.headers_mut();

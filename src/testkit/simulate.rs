@@ -4,7 +4,7 @@
 //! kie.ai rule: `X-Webhook-Signature` = base64 HMAC-SHA256 of `task_id.timestamp`, see
 //! [`KieSignature`](crate::verify::KieSignature)) and the answer a correct receiver gives
 //! it ([`Expect`]). Send them in order to a service in-process or to a URL, and compare each
-//! answer with [`Expect::matches`]. `examples/simulate.rs` does this over HTTP.
+//! answer with [`Expect::matches`]. `vocals-callback simulate` (feature `cli`) does this over HTTP.
 //!
 //! Timestamps within a scenario are distinct seconds at or just before `now`: two genuine
 //! callbacks of one task signed in the same second carry the same signature, which a
@@ -20,6 +20,7 @@ use std::{
 
 use bytes::Bytes;
 use http::{Request, StatusCode, Uri};
+use http_body_util::Full;
 use serde_json::{Value, json};
 
 use super::{CallbackBody, TrackBody, kie_request};
@@ -243,7 +244,7 @@ impl Scenario {
                     "complete (forged body)",
                     Expect::rejected(RejectionKind::SignatureReused),
                 );
-                *forged.request.body_mut() = Bytes::from(forged_complete(task_id));
+                forged.set_body(Bytes::from(forged_complete(task_id)));
                 let retry = genuine.again("complete (sender's retry)", Expect::DUPLICATE);
                 vec![genuine, forged, retry]
             }
@@ -312,8 +313,10 @@ impl StdError for UnknownScenario {}
 
 /// One request of a [`Scenario`] and the answer a correct receiver gives it.
 ///
-/// `http::Request` is not `Clone`; `Step` is (the extensions, always empty here, are
-/// not copied), so a sender can resend it.
+/// The request's body is a `Full<Bytes>`, so it goes straight into a service in-process
+/// (`svc.oneshot(step.request.clone())`, through [`Step`]'s `Clone`) or out through an
+/// HTTP client; [`body`](Self::body) holds the same bytes. `http::Request` is not `Clone`;
+/// `Step` is (the extensions, always empty here, are not copied), so a sender can resend it.
 ///
 /// ```
 /// use http::Uri;
@@ -323,7 +326,7 @@ impl StdError for UnknownScenario {}
 /// let uri = Uri::from_static("http://127.0.0.1:3000/vocals-callback");
 /// let [sent, retry] = &Scenario::Retry.steps("key", &uri, "t1", now)[..] else { panic!() };
 /// assert_eq!(sent.request.headers(), retry.request.headers());
-/// assert_eq!(sent.request.body(), retry.request.body());
+/// assert_eq!(sent.body, retry.body);
 /// assert_eq!(retry.expect.outcome(), "duplicate");
 /// let resend = retry.clone();
 /// assert_eq!(resend.request.uri(), &uri);
@@ -335,7 +338,9 @@ pub struct Step {
     pub label: String,
     /// The signed request: `POST`, `Content-Type: application/json`,
     /// `X-Webhook-Timestamp`, `X-Webhook-Signature`.
-    pub request: Request<Bytes>,
+    pub request: Request<Full<Bytes>>,
+    /// The request's body, as bytes.
+    pub body: Bytes,
     /// The answer of a correct receiver.
     pub expect: Expect,
 }
@@ -348,11 +353,17 @@ impl Step {
         copy.expect = expect;
         copy
     }
+
+    /// Replaces the body, keeping the headers (a forgery).
+    fn set_body(&mut self, body: Bytes) {
+        *self.request.body_mut() = Full::new(body.clone());
+        self.body = body;
+    }
 }
 
 impl Clone for Step {
     fn clone(&self) -> Self {
-        let mut request = Request::new(self.request.body().clone());
+        let mut request = Request::new(Full::new(self.body.clone()));
         request.method_mut().clone_from(self.request.method());
         request.uri_mut().clone_from(self.request.uri());
         *request.version_mut() = self.request.version();
@@ -360,6 +371,7 @@ impl Clone for Step {
         Self {
             label: self.label.clone(),
             request,
+            body: self.body.clone(),
             expect: self.expect,
         }
     }
@@ -415,7 +427,7 @@ impl Expect {
     pub const fn of(outcome: &Outcome) -> Self {
         Self {
             status: outcome.status(),
-            outcome: outcome.as_str(),
+            outcome: outcome.answer(),
             reason: match outcome {
                 Outcome::Rejected(rejection) => Some(rejection.kind().as_str()),
                 _ => None,
@@ -519,11 +531,13 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn signed(&self, label: &str, body: Vec<u8>, timestamp: u64, expect: Expect) -> Step {
-        let mut request = kie_request(self.key, self.task_id, timestamp, body).map(Bytes::from);
+        let body = Bytes::from(body);
+        let mut request = kie_request(self.key, self.task_id, timestamp, body.clone());
         request.uri_mut().clone_from(self.uri);
         Step {
             label: format!("{}/{label}", self.prefix),
             request,
+            body,
             expect,
         }
     }
@@ -642,7 +656,7 @@ mod tests {
 
     impl Model {
         fn answer(&mut self, cache: &BindingCache, d: &Step) -> Expect {
-            let body = d.request.body();
+            let body = &d.body;
             let event = parse(body).unwrap();
             let vreq = VerifyRequest::new(d.request.headers(), body, now())
                 .with_task_id(Some(event.task_id()));
@@ -696,7 +710,7 @@ mod tests {
                 assert_eq!(d.request.method(), http::Method::POST);
                 assert_eq!(d.request.uri(), &uri);
                 assert_eq!(header(&d, "content-type"), "application/json");
-                let event = parse(d.request.body()).unwrap();
+                let event = parse(&d.body).unwrap();
                 assert_eq!(event.task_id(), TASK);
                 let ts = header(&d, "x-webhook-timestamp");
                 assert_eq!(
@@ -705,8 +719,8 @@ mod tests {
                 );
                 // Checked at the delivery's own timestamp, every one passes.
                 let at = UNIX_EPOCH + Duration::from_secs(ts.parse().unwrap());
-                let vreq = VerifyRequest::new(d.request.headers(), d.request.body(), at)
-                    .with_task_id(Some(TASK));
+                let vreq =
+                    VerifyRequest::new(d.request.headers(), &d.body, at).with_task_id(Some(TASK));
                 assert!(verifier.verify(&vreq).is_ok(), "{}", d.label);
             }
         }
@@ -728,7 +742,7 @@ mod tests {
         let kinds: Vec<_> = d
             .iter()
             .map(|d| {
-                let vreq = VerifyRequest::new(d.request.headers(), d.request.body(), now())
+                let vreq = VerifyRequest::new(d.request.headers(), &d.body, now())
                     .with_task_id(Some(TASK));
                 widest.verify(&vreq).err().map(|r| r.kind())
             })
@@ -753,16 +767,13 @@ mod tests {
             panic!("three deliveries")
         };
         assert_eq!(genuine.request.headers(), forged.request.headers());
-        assert_ne!(genuine.request.body(), forged.request.body());
-        assert_eq!(parse(forged.request.body()).unwrap().task_id(), TASK);
-        assert_eq!(
-            parse(forged.request.body()).unwrap().stage(),
-            Stage::Complete
-        );
+        assert_ne!(&genuine.body, &forged.body);
+        assert_eq!(parse(&forged.body).unwrap().task_id(), TASK);
+        assert_eq!(parse(&forged.body).unwrap().stage(), Stage::Complete);
         assert_eq!(forged.expect.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(forged.expect.reason(), Some("signature_reused"));
         assert_eq!(genuine.request.headers(), retry.request.headers());
-        assert_eq!(genuine.request.body(), retry.request.body());
+        assert_eq!(&genuine.body, &retry.body);
     }
 
     #[test]
@@ -770,9 +781,9 @@ mod tests {
         let uri = Uri::from_static("/vocals-callback");
         let r = Scenario::Retry.steps(KEY, &uri, TASK, now());
         assert_eq!(r[0].request.headers(), r[1].request.headers());
-        assert_eq!(r[0].request.body(), r[1].request.body());
+        assert_eq!(&r[0].body, &r[1].body);
         let d = Scenario::Duplicate.steps(KEY, &uri, TASK, now());
-        assert_eq!(d[0].request.body(), d[1].request.body());
+        assert_eq!(&d[0].body, &d[1].body);
         assert_ne!(
             header(&d[0], "x-webhook-signature"),
             header(&d[1], "x-webhook-signature")
@@ -787,7 +798,7 @@ mod tests {
     fn stages_and_tracks_are_realistic() {
         let uri = Uri::from_static("/vocals-callback");
         let d = Scenario::Sequence.steps(KEY, &uri, TASK, now());
-        let events: Vec<_> = d.iter().map(|d| parse(d.request.body()).unwrap()).collect();
+        let events: Vec<_> = d.iter().map(|d| parse(&d.body).unwrap()).collect();
         let stages: Vec<_> = events.iter().map(crate::VocalsEvent::stage).collect();
         assert_eq!(stages, [Stage::Text, Stage::First, Stage::Complete]);
         assert!(events[0].tracks().is_empty());
@@ -805,7 +816,7 @@ mod tests {
         let lyrics = events[2].tracks()[0].lyrics();
         assert_eq!(lyrics.sections().len(), 4);
         let f = Scenario::Failure.steps(KEY, &uri, TASK, now());
-        let failed = parse(f[1].request.body()).unwrap();
+        let failed = parse(&f[1].body).unwrap();
         assert_eq!(failed.stage(), Stage::Failed);
         assert_eq!(failed.code(), 501);
         assert_eq!(failed.callback().callback_type(), Some("error"));

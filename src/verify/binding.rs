@@ -13,9 +13,35 @@ use hashlink::DefaultHashBuilder;
 use super::{BodyDigest, Signed, Verified, digest::Digested, time};
 use crate::{
     config::{ConfigError, ConfigErrorKind},
+    event::Stage,
     rejection::{Rejection, RejectionKind},
     sync::lock,
 };
+
+/// How soon after a signature was first bound a body of *another stage* under it is taken
+/// for the provider's own second callback of that second (a collision), rather than a
+/// replay: see [`RejectionKind::SignatureCollision`].
+pub const COLLISION_WINDOW: Duration = Duration::from_secs(2);
+
+/// The refusal of a signature already bound, at `first_ms` and for a body of
+/// `first_stage`, to another body than the one of `stage` arriving at `now_ms`: a
+/// collision when the stages differ and the second came within [`COLLISION_WINDOW`], a
+/// reuse otherwise (an unknown stage on either side is a reuse).
+pub(crate) fn conflict(
+    first_stage: Option<Stage>,
+    first_ms: u64,
+    stage: Option<Stage>,
+    now_ms: u64,
+) -> Rejection {
+    let window = u64::try_from(COLLISION_WINDOW.as_millis()).unwrap_or(u64::MAX);
+    let collision = matches!((first_stage, stage), (Some(a), Some(b)) if a != b)
+        && now_ms.saturating_sub(first_ms) <= window;
+    if collision {
+        RejectionKind::SignatureCollision.into()
+    } else {
+        RejectionKind::SignatureReused.into()
+    }
+}
 
 /// Where signatures are bound to bodies: the in-process [`BindingCache`], or a store that
 /// replicas share (`RedisBinding`, feature `redis`). A service's
@@ -24,18 +50,23 @@ use crate::{
 /// [`bind`](Self::bind) must be atomic per signature: of two concurrent binds of one
 /// signature with different bodies, one passes and the other is refused.
 pub trait BindingStore: Send + Sync + 'static {
-    /// Binds `signed` to `body` until the signature leaves its window (judged at `now`):
-    /// passes for the first body and for the same body again (a retry).
+    /// Binds `signed` to `body` (a callback of `stage`) until the signature leaves its
+    /// window, judged at `now`: passes for the first body and for the same body again (a
+    /// retry).
     ///
     /// # Errors
     ///
-    /// [`SignatureReused`](RejectionKind::SignatureReused) when the signature is bound to
-    /// another body inside its window; a 503 kind with `Retry-After` when the store cannot
-    /// take it (full, or unreachable).
+    /// For a signature bound to another body inside its window,
+    /// [`SignatureCollision`](RejectionKind::SignatureCollision) when that body was of
+    /// another stage and bound at most [`COLLISION_WINDOW`] before `now`, else
+    /// [`SignatureReused`](RejectionKind::SignatureReused) (the stage and time of the first
+    /// body are kept for this); a 503 kind with `Retry-After` when the store cannot take it
+    /// (full, or unreachable).
     fn bind(
         &self,
         signed: &Signed,
         body: &[u8],
+        stage: Stage,
         now: SystemTime,
     ) -> impl Future<Output = Result<(), Rejection>> + Send;
 }
@@ -55,9 +86,15 @@ pub trait BindingStore: Send + Sync + 'static {
 /// so an attacker without the key cannot fill it.
 ///
 /// **Two genuine callbacks of one task sent within the same second carry the same
-/// signature** (the MAC covers only `task_id.timestamp`). The second is indistinguishable
-/// from a forgery and is refused; the sender retries it later under a new timestamp, and
-/// that passes.
+/// signature** (the MAC covers only `task_id.timestamp`). The second cannot be told from a
+/// forgery for sure, so it is refused; the sender retries it later under a new timestamp,
+/// and that passes. It is refused as
+/// [`SignatureCollision`](RejectionKind::SignatureCollision), not `signature_reused`, when
+/// it is of another stage than the first body and arrives within [`COLLISION_WINDOW`] of
+/// it, as the provider's second callback of that second does (see the kind for what this
+/// lets a forger hide). [`bind_mac`](Self::bind_mac) and
+/// [`bind_verified`](Self::bind_verified) know no stage and always answer
+/// `signature_reused`; the service binds through [`BindingStore::bind`], with the stage.
 ///
 /// The digest is a PRF under a key drawn at random when the cache is built
 /// ([`BodyDigest::random`]): about a quarter of SHA-256's cost, and the right choice for a
@@ -95,12 +132,16 @@ struct Entry {
     digest: Digested,
     /// Unix second after which the signature is outside its window.
     expires: u64,
+    /// Unix millisecond of the first bind, and the stage of its body (`None` when the
+    /// caller gave none), to tell a collision from a reuse.
+    bound_ms: u64,
+    stage: Option<Stage>,
 }
 
-/// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, a 24-byte
-/// entry (the 16-byte body digest and the expiry) and one control byte, and the table
-/// allocated for `capacity` entries has at most `capacity × 8/7` buckets rounded up to a
-/// power of two, so fewer than `capacity × 16/7`.
+/// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, a 40-byte
+/// entry (the 16-byte body digest, the expiry, the time of the first bind and its stage)
+/// and one control byte, and the table allocated for `capacity` entries has at most
+/// `capacity × 8/7` buckets rounded up to a power of two, so fewer than `capacity × 16/7`.
 const BYTES_PER_ENTRY: usize = (32 + size_of::<Entry>() + 1) * 16 / 7 + 1;
 
 impl BindingCache {
@@ -162,11 +203,19 @@ impl BindingCache {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        self.bind_signed(&Signed::new(*mac, timestamp, self.tolerance), body, now)
+        let signed = Signed::new(*mac, timestamp, self.tolerance);
+        self.bind_signed(&signed, body, None, now)
     }
 
-    /// Binds `signed` to `body` until its timestamp leaves the window.
-    fn bind_signed(&self, signed: &Signed, body: &[u8], now: SystemTime) -> Result<(), Rejection> {
+    /// Binds `signed` to `body` (of `stage`, when known) until its timestamp leaves the
+    /// window.
+    fn bind_signed(
+        &self,
+        signed: &Signed,
+        body: &[u8],
+        stage: Option<Stage>,
+        now: SystemTime,
+    ) -> Result<(), Rejection> {
         // Digested outside the lock: it is the expensive part.
         let digest = self.digest.digest(body);
         let (mac, timestamp) = (&signed.mac, signed.timestamp);
@@ -174,15 +223,21 @@ impl BindingCache {
         // tolerance is longer than this cache's.
         let window = signed.window.max(self.tolerance).as_secs();
         let expires = timestamp.saturating_add(window);
-        let fresh = Entry { digest, expires };
-        let now = time::unix_secs(now);
+        let now_ms = time::unix_millis(now);
+        let fresh = Entry {
+            digest,
+            expires,
+            bound_ms: now_ms,
+            stage,
+        };
+        let now = now_ms / 1000;
         let mut table = lock(&self.entries);
         if let Some(entry) = table.map.get_mut(mac) {
             if entry.expires >= now {
                 return if entry.digest.matches(&digest) {
                     Ok(())
                 } else {
-                    Err(RejectionKind::SignatureReused.into())
+                    Err(conflict(entry.stage, entry.bound_ms, stage, now_ms))
                 };
             }
             *entry = fresh;
@@ -218,7 +273,7 @@ impl BindingCache {
         now: SystemTime,
     ) -> Result<(), Rejection> {
         match verified.signature() {
-            Some(signed) => self.bind_signed(signed, body, now),
+            Some(signed) => self.bind_signed(signed, body, None, now),
             None => Ok(()),
         }
     }
@@ -279,10 +334,11 @@ impl BindingStore for BindingCache {
         &self,
         signed: &Signed,
         body: &[u8],
+        stage: Stage,
         now: SystemTime,
     ) -> impl Future<Output = Result<(), Rejection>> + Send {
         // In process: bound before the future is even polled.
-        future::ready(self.bind_signed(signed, body, now))
+        future::ready(self.bind_signed(signed, body, Some(stage), now))
     }
 }
 
@@ -385,6 +441,48 @@ mod tests {
             table_bytes <= c.memory_bound(),
             "{table_bytes} > {}",
             c.memory_bound()
+        );
+    }
+
+    #[test]
+    fn another_stage_at_once_is_a_collision_and_anything_else_a_reuse() {
+        let c = cache(8);
+        let signed = Signed::new([4; 32], T, Duration::from_secs(300));
+        let bind = |body: &[u8], stage, at: SystemTime| {
+            c.bind_signed(&signed, body, stage, at)
+                .map_err(|r| r.kind())
+        };
+        let t0 = at(T);
+        bind(b"text", Some(Stage::Text), t0).unwrap();
+        let ms = |n| t0 + Duration::from_millis(n);
+        // The provider's `first` of the same second: another stage, at once.
+        assert_eq!(
+            bind(b"first", Some(Stage::First), ms(400)),
+            Err(RejectionKind::SignatureCollision)
+        );
+        assert_eq!(
+            bind(b"first", Some(Stage::First), ms(2_000)),
+            Err(RejectionKind::SignatureCollision),
+            "the window's edge included"
+        );
+        // Later, or the same stage with another body, or no stage known: a reuse.
+        assert_eq!(
+            bind(b"first", Some(Stage::First), ms(2_001)),
+            Err(RejectionKind::SignatureReused)
+        );
+        assert_eq!(
+            bind(b"forged text", Some(Stage::Text), ms(100)),
+            Err(RejectionKind::SignatureReused)
+        );
+        assert_eq!(
+            bind(b"first", None, ms(100)),
+            Err(RejectionKind::SignatureReused)
+        );
+        // The first body again is still a retry, whenever.
+        bind(b"text", Some(Stage::Text), ms(60_000)).unwrap();
+        assert_eq!(
+            RejectionKind::SignatureCollision.status(),
+            http::StatusCode::UNAUTHORIZED
         );
     }
 

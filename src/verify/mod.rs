@@ -40,7 +40,9 @@ mod standard;
 pub(crate) mod time;
 mod token;
 
-pub use binding::{BindingCache, BindingStore};
+#[cfg(feature = "redis")]
+pub(crate) use binding::conflict as binding_conflict;
+pub use binding::{BindingCache, BindingStore, COLLISION_WINDOW};
 pub use body_hmac::{BodyHmac, Encoding, SignedContent};
 pub use digest::{BodyDigest, Digested};
 pub use ip::{IpAllowlist, peer_from_extensions};

@@ -49,6 +49,12 @@ pub(crate) fn unix_secs(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds since the epoch of `now` (0 before the epoch).
+pub(crate) fn unix_millis(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Refuses a timestamp more than `tolerance` in the past or the future; the edges pass.
 pub(crate) fn check_window(
     timestamp: u64,

@@ -442,9 +442,9 @@ pub fn signed_with(
     ts: u64,
     body: Vec<u8>,
 ) -> Request<Full<Bytes>> {
-    let (mut parts, body) = kie_request(key, task, ts, body).into_parts();
-    parts.uri = format!("http://{addr}{path}").parse().unwrap();
-    Request::from_parts(parts, Full::new(Bytes::from(body)))
+    let mut req = kie_request(key, task, ts, body);
+    *req.uri_mut() = format!("http://{addr}{path}").parse().unwrap();
+    req
 }
 
 /// A request with the given method, path, headers and body (no signature unless given).

@@ -283,7 +283,7 @@ impl Queue {
         Ok(())
     }
 
-    /// Queues a claimed job (200 `received`), or releases its claim and refuses it (503
+    /// Queues a claimed job ([`Outcome::Queued`]), or releases its claim and refuses it (503
     /// when full or shutting down).
     pub(crate) async fn push<H: VocalsHandler, D: DedupStore>(
         &self,
@@ -304,7 +304,7 @@ impl Queue {
         match refused {
             Ok(()) => {
                 self.ready.add_permits(1);
-                Outcome::Received
+                Outcome::Queued
             }
             Err((rejection, job)) => {
                 state.release(&job.key, job.token).await;
