@@ -16,18 +16,36 @@ use crate::rejection::RejectionKind;
 ///
 /// Every response carries it in its extensions, so an outer layer can tell the answers
 /// apart without reading the body (and, for a refusal, the [`Rejection`](crate::Rejection)
-/// too):
+/// too). An axum middleware that counts them:
 ///
 /// ```
-/// use http::Response;
-/// use vocals_callback::Outcome;
+/// use std::sync::{Arc, Mutex};
+/// use axum::{Router, extract::Request, middleware::map_response, response::Response};
+/// use tower::ServiceExt;
+/// use vocals_callback::{HandlerResult, Outcome, VocalsEvent, VocalsService};
 ///
-/// fn label<B>(res: &Response<B>) -> &'static str {
-///     res.extensions().get::<Outcome>().map_or("not ours", Outcome::as_str)
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let seen: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+/// let svc = VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
+///     .insecure_accept_unverified()
+///     .build()?;
+/// let log = Arc::clone(&seen);
+/// let app = Router::new().route_service("/vocals-callback", svc).layer(map_response(
+///     move |res: Response| {
+///         let outcome = res.extensions().get::<Outcome>().map_or("not ours", Outcome::as_str);
+///         log.lock().unwrap().push(outcome);
+///         async move { res }
+///     },
+/// ));
+/// let body = r#"{"code":200,"data":{"callbackType":"complete","task_id":"t1"}}"#;
+/// for _ in 0..2 {
+///     let req = Request::post("/vocals-callback")
+///         .header("content-type", "application/json")
+///         .body(axum::body::Body::from(body))?;
+///     app.clone().oneshot(req).await?;
 /// }
-/// # let mut res = Response::new(());
-/// # res.extensions_mut().insert(Outcome::Duplicate);
-/// # assert_eq!(label(&res), "duplicate");
+/// assert_eq!(*seen.lock().unwrap(), ["received", "duplicate"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

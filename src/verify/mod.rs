@@ -14,7 +14,7 @@
 //! | [`BindingCache`] | (not a verifier) binds a `KieSignature` pass to its body | body digest |
 //! | [`BodyHmac`] | GitHub-, Slack-, Stripe- and Shopify-style HMACs of the raw body | headers, body |
 //! | [`StandardWebhooks`] | the Standard Webhooks spec (`webhook-*`, `whsec_` keys) | headers, body |
-//! | [`UrlToken`] | a secret in the `callBackUrl` query (sunoapi.org signs nothing) | query |
+//! | [`UrlToken`] | a secret in the `callBackUrl` query (sunoapi.org and api.box sign nothing) | query |
 //! | [`IpAllowlist`] | the sender's address, through trusted proxies | peer, `X-Forwarded-For` |
 //!
 //! Each rejection names its kind and carries the status of the service's status table
