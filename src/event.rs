@@ -37,6 +37,23 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in declaration order (the order of the callbacks, then the failure and
+    /// the unknown). A slice, so adding a stage changes no type.
+    ///
+    /// ```
+    /// use vocals_callback::Stage;
+    ///
+    /// assert_eq!(Stage::ALL.len(), 5);
+    /// assert_eq!(Stage::ALL.iter().filter(|s| s.is_success()).count(), 3);
+    /// ```
+    pub const ALL: &'static [Self] = &[
+        Self::Text,
+        Self::First,
+        Self::Complete,
+        Self::Failed,
+        Self::Unknown,
+    ];
+
     /// The stable name: `"text"`, `"first"`, `"complete"`, `"failed"` or `"unknown"`.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -57,8 +74,10 @@ impl Stage {
 
     /// The stage a success `callbackType` names, compared without regard to ASCII case.
     pub(crate) fn from_callback_type(callback_type: &str) -> Option<Self> {
-        [Self::Text, Self::First, Self::Complete]
-            .into_iter()
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|s| s.is_success())
             .find(|s| s.as_str().eq_ignore_ascii_case(callback_type))
     }
 }

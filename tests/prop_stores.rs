@@ -54,13 +54,7 @@ fn at_ms(ms: u64) -> SystemTime {
 // =======================================================================================
 
 const TASKS: [&str; 5] = ["t0", "t1", "t2", "t3", "t4"];
-const STAGES: [Stage; 5] = [
-    Stage::Text,
-    Stage::First,
-    Stage::Complete,
-    Stage::Failed,
-    Stage::Unknown,
-];
+const STAGES: &[Stage] = Stage::ALL;
 /// The shortest retention the store accepts: time steps below reach past it.
 const RETENTION_MS: u64 = 30 * 60 * 1000;
 

@@ -298,17 +298,10 @@ impl BindingStore for RedisBinding {
 }
 
 /// A binding's value in Redis: the body's digest (16 bytes), then the Unix millisecond of
-/// the first bind (8, big-endian) and that body's stage (1: 0 for none), so a conflict can
+/// the first bind (8, big-endian) and that body's stage (1: its place in [`Stage::ALL`]
+/// plus one, 0 for none), so a conflict can
 /// be told a collision or a reuse ([`conflict`]).
 struct Bound([u8; 25]);
-
-const STAGES: [Stage; 5] = [
-    Stage::Text,
-    Stage::First,
-    Stage::Complete,
-    Stage::Failed,
-    Stage::Unknown,
-];
 
 impl Bound {
     fn new(digest: &Digested, now_ms: u64, stage: Option<Stage>) -> Self {
@@ -316,7 +309,7 @@ impl Bound {
         value[..16].copy_from_slice(digest.as_bytes());
         value[16..24].copy_from_slice(&now_ms.to_be_bytes());
         value[24] = stage
-            .and_then(|s| STAGES.iter().position(|&k| k == s))
+            .and_then(|s| Stage::ALL.iter().position(|&k| k == s))
             .and_then(|i| u8::try_from(i + 1).ok())
             .unwrap_or(0);
         Self(value)
@@ -331,7 +324,7 @@ impl Bound {
                 bytes.copy_from_slice(ms);
                 let stage = usize::from(stage)
                     .checked_sub(1)
-                    .and_then(|i| STAGES.get(i).copied());
+                    .and_then(|i| Stage::ALL.get(i).copied());
                 (u64::from_be_bytes(bytes), stage)
             }
             _ => (0, None),
