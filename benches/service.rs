@@ -41,7 +41,6 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use vocals_callback::{
     HandlerResult, Secret, Stage, VocalsEvent, VocalsService,
-    backend::MemoryBackend,
     dedup::{Claim, ClaimRequest, DedupKey, DedupStore, MemoryStore},
     testkit::kie_request,
     verify::KieSignature,
@@ -75,11 +74,10 @@ const BODIES: [(&str, &[u8]); 5] = [
 
 type Handler = fn(VocalsEvent) -> std::future::Ready<HandlerResult>;
 
-fn service(binding_capacity: usize) -> VocalsService<Handler> {
+fn service() -> VocalsService<Handler> {
     let handler: Handler = |_| std::future::ready(Ok(()));
     VocalsService::builder(handler)
         .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
-        .backend(MemoryBackend::new().with_binding_capacity(binding_capacity))
         .clock(|| UNIX_EPOCH + Duration::from_secs(TS + 1))
         .build()
         .unwrap()
@@ -134,7 +132,7 @@ fn pipeline(c: &mut Criterion) {
             // for tasks never seen, built before the clock starts, a few at a time so that
             // they are in cache as a server's freshly read request is.
             b.iter_custom(|iters| {
-                let svc = service(usize::try_from(iters).unwrap() + 1);
+                let svc = service();
                 let mut elapsed = Duration::ZERO;
                 let mut next = 0u64;
                 while next < iters {
@@ -156,7 +154,7 @@ fn pipeline(c: &mut Criterion) {
             })
         });
         group.bench_function("duplicate", |b| {
-            let svc = service(16);
+            let svc = service();
             let template = request(body, TASK_ID);
             let (parts, full) = template.into_parts();
             runtime.block_on(async {

@@ -1500,10 +1500,11 @@ fn dedup_task_bound(id_len: usize) -> usize {
 async fn a_flood_of_1_000_000_unique_signed_tasks_stays_within_the_memory_bounds() {
     const N: u64 = 1_000_000;
     const DEDUP_CAPACITY: usize = 10_000;
-    const BINDING_CAPACITY: usize = 2_000;
-    /// Requests per second of the injected clock: 4 × 300 s live signatures ≈ 1 200 under
-    /// the binding capacity, so the full cache purges its expired entries; 250 000 s in all
-    /// pass the dedup store's 24 h retention too.
+    /// 4 signatures a second over 301 s of window: about 100 KiB, so the cache drops a
+    /// second of expired entries on nearly every second of the clock and never refuses.
+    const BINDING_MEMORY: usize = 256 << 10;
+    /// Requests per second of the injected clock: 4 × 300 s live signatures; 250 000 s in
+    /// all pass the dedup store's 24 h retention too.
     const PER_SECOND: u64 = 4;
     const MARGIN: usize = 16 << 20;
     let _heavy = HEAVY.lock().await;
@@ -1518,17 +1519,16 @@ async fn a_flood_of_1_000_000_unique_signed_tasks_stays_within_the_memory_bounds
             .backend(
                 MemoryBackend::new()
                     .with_capacity(DEDUP_CAPACITY)
-                    .with_binding_capacity(BINDING_CAPACITY),
+                    .with_binding_memory(BINDING_MEMORY),
             )
             .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Relaxed)))
             .build()
             .unwrap()
     };
-    assert_eq!(svc.binding().capacity(), BINDING_CAPACITY);
+    assert_eq!(svc.binding().memory_limit(), BINDING_MEMORY);
     let signer = Signer::new();
     let id_len = format!("flood-{:012}", 0).len();
-    // The binding cache's documented bound, twice: a purge builds a second table.
-    let bound = 2 * svc.binding().memory_bound() + DEDUP_CAPACITY * dedup_task_bound(id_len);
+    let bound = BINDING_MEMORY + DEDUP_CAPACITY * dedup_task_bound(id_len);
 
     let before = rss();
     let started = Instant::now();
@@ -1555,9 +1555,10 @@ async fn a_flood_of_1_000_000_unique_signed_tasks_stays_within_the_memory_bounds
             let bound_entries = svc.binding().len();
             assert!(dedup <= DEDUP_CAPACITY, "dedup store at {dedup} after {i}");
             assert!(
-                bound_entries <= BINDING_CAPACITY,
+                bound_entries <= 4 * 301,
                 "binding cache at {bound_entries} after {i}"
             );
+            assert!(svc.binding().memory_used() <= BINDING_MEMORY);
             let grown = rss().saturating_sub(before);
             assert!(
                 grown <= bound + MARGIN,
@@ -1576,7 +1577,7 @@ async fn a_flood_of_1_000_000_unique_signed_tasks_stays_within_the_memory_bounds
     let elapsed = started.elapsed();
     let after = rss();
     eprintln!(
-        "1M flood: {elapsed:?} ({:.1} µs/request); peak dedup {} / {DEDUP_CAPACITY}, peak binding {} / {BINDING_CAPACITY}; \
+        "1M flood: {elapsed:?} ({:.1} µs/request); peak dedup {} / {DEDUP_CAPACITY}, peak binding {} entries; \
          RSS growth {} B (peak {} B, bound {bound} B + margin {MARGIN} B), second half {} B",
         elapsed.as_secs_f64() * 1e6 / N as f64,
         peak.0,

@@ -646,15 +646,37 @@ fn mac(i: usize) -> [u8; 32] {
     mac
 }
 
-/// Runs `ops` against a fresh cache and the model (MAC → body and expiry second).
+/// The MAC of signature `m` at `ts`: a genuine MAC covers its timestamp, so the same `m`
+/// at another second is another MAC.
+fn signature(m: usize, ts: u64) -> [u8; 32] {
+    let mut mac = mac(m);
+    mac[1..9].copy_from_slice(&ts.to_le_bytes());
+    mac
+}
+
+/// Runs `ops` against a fresh cache and the model ((MAC, timestamp) → body and expiry
+/// second; a genuine MAC covers its timestamp, so the pair is the signature).
+///
+/// The cache's limit holds `capacity` seconds of one entry each: the bytes of one bucket
+/// are read from a cache holding one entry, since the limit is in bytes and the model
+/// counts no bytes. A refusal for room is checked to come only for a new signature, with
+/// the cache nearly full, and with the wait until the oldest live second expires.
 fn check_binding_against_model(
     capacity: usize,
     tolerance: u64,
     ops: &[BindOp],
 ) -> Result<(), TestCaseError> {
-    let cache = BindingCache::new(capacity, Duration::from_secs(tolerance)).unwrap();
-    prop_assert_eq!(cache.capacity(), capacity);
-    let mut model: HashMap<usize, (usize, u64)> = HashMap::new();
+    let window = Duration::from_secs(tolerance);
+    let one = BindingCache::new(window).unwrap();
+    one.bind_mac(&signature(0, T0), T0, b"", at_ms(0)).unwrap();
+    let bucket = one.memory_used();
+    let limit = capacity * bucket;
+    let cache = BindingCache::new(window)
+        .unwrap()
+        .with_memory_limit(limit)
+        .unwrap();
+    prop_assert_eq!(cache.memory_limit(), limit);
+    let mut model: HashMap<(usize, u64), (usize, u64)> = HashMap::new();
     let mut now_ms = 0u64;
     for (step, op) in ops.iter().enumerate() {
         let (m, ts, body) = match *op {
@@ -671,55 +693,69 @@ fn check_binding_against_model(
         let now = at_ms(now_ms);
         let now_secs = T0 + now_ms / 1000;
         let expires = ts.saturating_add(tolerance);
-        let got = cache.bind_mac(&mac(m), ts, BODIES[body], now);
-        // The model: a live entry (expiry not passed) answers for its MAC; an expired one is
-        // rebound; a new MAC needs room, made only of expired entries.
-        let want: Result<(), (RejectionKind, Option<Duration>)> = match model.get(&m) {
-            Some(&(bound, until)) if until >= now_secs => {
-                if BODIES[bound] == BODIES[body] {
+        let used_before = cache.memory_used();
+        let got = cache.bind_mac(&signature(m, ts), ts, BODIES[body], now);
+        // The model: expired signatures are gone (every bind drops them first); a live one
+        // answers for its signature; one already outside its window is not kept; a new
+        // one is kept unless there is no room.
+        model.retain(|_, (_, until)| *until >= now_secs);
+        let got = got.map_err(|e| (e.kind(), e.retry_after()));
+        match model.get(&(m, ts)) {
+            Some(&(bound, _)) => {
+                let want = if BODIES[bound] == BODIES[body] {
                     Ok(())
                 } else {
                     Err((RejectionKind::SignatureReused, None))
-                }
+                };
+                prop_assert_eq!(got, want, "step {}: {:?} at {}", step, op, now_secs);
             }
-            Some(_) => {
-                model.insert(m, (body, expires));
-                Ok(())
+            None if expires < now_secs => {
+                prop_assert_eq!(got, Ok(()), "step {}: {:?} at {}", step, op, now_secs);
             }
-            None => {
-                if model.len() >= capacity {
-                    model.retain(|_, (_, until)| *until >= now_secs);
+            None => match got {
+                Ok(()) => {
+                    model.insert((m, ts), (body, expires));
                 }
-                if model.len() >= capacity {
-                    let oldest = model.values().map(|(_, until)| *until).min().unwrap();
-                    Err((
-                        RejectionKind::BindingCacheFull,
-                        Some(Duration::from_secs(oldest - now_secs + 1)),
-                    ))
-                } else {
-                    model.insert(m, (body, expires));
-                    Ok(())
+                Err((RejectionKind::BindingCacheFull, wait)) => {
+                    let oldest = model.values().map(|&(_, until)| until).min();
+                    prop_assert!(oldest.is_some(), "step {}: refused while empty", step);
+                    let want = oldest.unwrap().saturating_sub(now_secs).saturating_add(1);
+                    prop_assert_eq!(wait, Some(Duration::from_secs(want)), "step {}", step);
+                    // Nearly full: less room left than one more bucket (and its growth).
+                    prop_assert!(
+                        used_before.min(cache.memory_used()) + 2 * bucket > limit,
+                        "step {}: refused at {} of {} bytes",
+                        step,
+                        cache.memory_used(),
+                        limit
+                    );
                 }
-            }
-        };
-        let got = got.map_err(|e| (e.kind(), e.retry_after()));
-        prop_assert_eq!(got, want, "step {}: {:?} at {}", step, op, now_secs);
-        prop_assert!(cache.len() <= capacity);
+                Err(other) => {
+                    prop_assert!(
+                        false,
+                        "step {}: {:?} at {}: {:?}",
+                        step,
+                        op,
+                        now_secs,
+                        other
+                    );
+                }
+            },
+        }
+        prop_assert!(cache.memory_used() <= limit, "step {}", step);
         prop_assert_eq!(cache.len(), model.len(), "step {}", step);
         // No live entry is ever gone: each still refuses a body it was not bound to.
-        for (&m, &(bound, until)) in &model {
-            if until >= now_secs {
-                let other = (bound + 1) % BODIES.len();
-                prop_assert_eq!(
-                    cache
-                        .bind_mac(&mac(m), until - tolerance.min(until), BODIES[other], now)
-                        .map_err(|e| e.kind()),
-                    Err(RejectionKind::SignatureReused),
-                    "step {}: live entry {} lost",
-                    step,
-                    m
-                );
-            }
+        for (&(m, ts), &(bound, _)) in &model {
+            let other = (bound + 1) % BODIES.len();
+            prop_assert_eq!(
+                cache
+                    .bind_mac(&signature(m, ts), ts, BODIES[other], now)
+                    .map_err(|e| e.kind()),
+                Err(RejectionKind::SignatureReused),
+                "step {}: live entry {:?} lost",
+                step,
+                (m, ts)
+            );
         }
     }
     Ok(())

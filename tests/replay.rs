@@ -40,7 +40,7 @@ fn deliver(
 
 fn setup() -> (KieSignature, BindingCache, FixedClock) {
     let verifier = KieSignature::new(Secret::new(KEY).unwrap());
-    let cache = BindingCache::new(1000, verifier.tolerance()).unwrap();
+    let cache = BindingCache::new(verifier.tolerance()).unwrap();
     (verifier, cache, FixedClock::at_unix(TS + 5))
 }
 
@@ -156,7 +156,7 @@ fn during_rotation_either_key_passes_and_reports_its_label() {
     let verifier = KieSignature::new(Secret::new(KEY).unwrap())
         .with_key("2026-12", Secret::new("next-key-ключ").unwrap())
         .unwrap();
-    let cache = BindingCache::new(10, verifier.tolerance()).unwrap();
+    let cache = BindingCache::new(verifier.tolerance()).unwrap();
     let clock = FixedClock::at_unix(TS);
     let old = kie_request(KEY, TASK, TS, CallbackBody::text(TASK).to_bytes());
     let new = kie_request(

@@ -319,7 +319,7 @@ impl Backend for CountingBackend {
     type Binding = CountingBinding;
 
     fn open(self) -> Result<Stores<CountingStore, CountingBinding>, vocals_callback::ConfigError> {
-        let binding = BindingCache::new(100, Duration::from_secs(300))?;
+        let binding = BindingCache::new(Duration::from_secs(300))?;
         Ok(Stores::new(
             CountingStore(MemoryStore::new(100)?, Arc::clone(&self.0)),
             CountingBinding(binding, self.0),

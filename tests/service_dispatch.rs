@@ -632,7 +632,7 @@ fn builder_refuses_zero_limits_and_bad_paths() {
         ConfigErrorKind::ZeroCapacity
     );
     assert_eq!(
-        kind(builder(&probe).backend(MemoryBackend::new().with_binding_capacity(0))),
+        kind(builder(&probe).backend(MemoryBackend::new().with_binding_memory(0))),
         ConfigErrorKind::ZeroCapacity
     );
     assert_eq!(

@@ -18,7 +18,7 @@ use vocals_callback::{
     parse,
     service::QueueConfig,
     testkit::{CallbackBody, TrackBody},
-    verify::{IpAllowlist, KieSignature, UrlToken},
+    verify::{BindingCache, IpAllowlist, KieSignature, UrlToken},
 };
 
 // ---------------------------------------------------------------------------------------
@@ -834,15 +834,15 @@ async fn row_503_queue_full_with_retry_after() {
 #[tokio::test]
 async fn row_503_binding_cache_full_with_retry_after() {
     let fx = Fx::new([], |b| {
-        b.backend(MemoryBackend::new().with_binding_capacity(1))
+        b.backend(MemoryBackend::new().with_binding_memory(BindingCache::MIN_MEMORY_LIMIT))
     })
     .await;
     let now = now_secs();
     fx.post("bind-a", now, complete("bind-a"))
         .await
         .assert_ok("received");
-    // A second live signature does not fit, and no live entry is evicted for it.
-    fx.post("bind-b", now, complete("bind-b"))
+    // A live signature of another second does not fit, and no live entry is evicted for it.
+    fx.post("bind-b", now + 1, complete("bind-b"))
         .await
         .assert_refused(RejectionKind::BindingCacheFull, true);
     fx.post("bind-a", now, complete("bind-a"))

@@ -21,8 +21,7 @@ use http::Request;
 use http_body_util::Full;
 use tower::ServiceExt;
 use vocals_callback::{
-    HandlerResult, Secret, VocalsEvent, VocalsService, backend::MemoryBackend,
-    testkit::kie_request, verify::KieSignature,
+    HandlerResult, Secret, VocalsEvent, VocalsService, testkit::kie_request, verify::KieSignature,
 };
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
@@ -47,8 +46,6 @@ fn main() {
     let handler: Handler = |_| std::future::ready(Ok(()));
     let svc = VocalsService::builder(handler)
         .verifier(KieSignature::new(Secret::new(KEY).unwrap()))
-        // Room for every signature: no request is refused as binding_cache_full.
-        .backend(MemoryBackend::new().with_binding_capacity(1_000_000))
         .clock(|| UNIX_EPOCH + Duration::from_secs(TS + 1))
         .build()
         .unwrap();

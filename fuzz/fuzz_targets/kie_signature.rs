@@ -122,7 +122,9 @@ fn check_binding(
     body: &[u8],
     now: std::time::SystemTime,
 ) {
-    let cache = BindingCache::new(2, Duration::from_secs(300)).expect("a valid cache");
+    let cache = BindingCache::new(Duration::from_secs(300))
+        .and_then(|c| c.with_memory_limit(2 * BindingCache::MIN_MEMORY_LIMIT))
+        .expect("a valid cache");
     cache
         .bind_verified(verified, body, now)
         .expect("a first binding");

@@ -51,7 +51,7 @@ use vocals_callback::{
     parse,
     service::ResponseBody,
     testkit::{CallbackBody, TrackBody, sign_kie, sign_standard_webhooks},
-    verify::{KieSignature, StandardWebhooks},
+    verify::{BindingCache, KieSignature, StandardWebhooks},
 };
 use vocals_callback_fuzz::{
     FIXTURES, HANDLER_PANIC, KEY, NOW, WRONG_KEY, quiet_handler_panics, strict_timestamp,
@@ -451,7 +451,10 @@ async fn run(input: Input) {
         .backend(
             MemoryBackend::new()
                 .with_capacity(1024)
-                .with_binding_capacity(1 + usize::from(input.config.binding_capacity % 4)),
+                .with_binding_memory(
+                    (1 + usize::from(input.config.binding_capacity % 4))
+                        * BindingCache::MIN_MEMORY_LIMIT,
+                ),
         );
     if input.config.small_body_limit {
         builder = builder.body_limit(2048);

@@ -6,11 +6,13 @@ use super::{Backend, Stores};
 use crate::{
     config::ConfigError,
     dedup::{DEFAULT_CAPACITY, DEFAULT_RETENTION, MemoryStore},
-    verify::{BindingCache, time::DEFAULT_TOLERANCE},
+    verify::{BindingCache, DEFAULT_MEMORY_LIMIT, time::DEFAULT_TOLERANCE},
 };
 
-/// Signatures the binding cache remembers by default.
-pub const DEFAULT_BINDING_CAPACITY: usize = 100_000;
+/// The memory the binding cache may take by default: 64 MiB, more than 3 000 verified
+/// callbacks per second sustained over the 300 s window (see
+/// [`BindingCache`] for the sizing).
+pub const DEFAULT_BINDING_MEMORY: usize = DEFAULT_MEMORY_LIMIT;
 
 /// State in this process: a [`MemoryStore`] and a [`BindingCache`]. The default backend of
 /// every service; a restart forgets everything, and each replica has its own (see the
@@ -20,7 +22,7 @@ pub const DEFAULT_BINDING_CAPACITY: usize = 100_000;
 /// |---|---|
 /// | [`with_capacity`](Self::with_capacity) | [`DEFAULT_CAPACITY`] tasks (100 000) |
 /// | [`with_retention`](Self::with_retention) | [`DEFAULT_RETENTION`] (24 h; at least 30 min) |
-/// | [`with_binding_capacity`](Self::with_binding_capacity) | [`DEFAULT_BINDING_CAPACITY`] signatures (100 000) |
+/// | [`with_binding_memory`](Self::with_binding_memory) | [`DEFAULT_BINDING_MEMORY`] bytes (64 MiB) |
 ///
 /// ```
 /// use std::time::Duration;
@@ -29,15 +31,15 @@ pub const DEFAULT_BINDING_CAPACITY: usize = 100_000;
 /// let backend = MemoryBackend::new()
 ///     .with_capacity(500_000)
 ///     .with_retention(Duration::from_secs(6 * 3600))
-///     .with_binding_capacity(20_000);
+///     .with_binding_memory(256 << 20);
 /// assert_eq!(backend.capacity(), 500_000);
-/// assert_eq!(backend.binding_capacity(), 20_000);
+/// assert_eq!(backend.binding_memory(), 256 << 20);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryBackend {
     capacity: usize,
     retention: Duration,
-    binding_capacity: usize,
+    binding_memory: usize,
 }
 
 impl MemoryBackend {
@@ -47,7 +49,7 @@ impl MemoryBackend {
         Self {
             capacity: DEFAULT_CAPACITY,
             retention: DEFAULT_RETENTION,
-            binding_capacity: DEFAULT_BINDING_CAPACITY,
+            binding_memory: DEFAULT_BINDING_MEMORY,
         }
     }
 
@@ -65,10 +67,11 @@ impl MemoryBackend {
         self
     }
 
-    /// Remembers up to `signatures` signatures within their window (503 when all are live).
+    /// Lets the binding cache take up to `bytes` (503 past it, until its oldest second
+    /// expires).
     #[must_use]
-    pub fn with_binding_capacity(mut self, signatures: usize) -> Self {
-        self.binding_capacity = signatures;
+    pub fn with_binding_memory(mut self, bytes: usize) -> Self {
+        self.binding_memory = bytes;
         self
     }
 
@@ -84,10 +87,10 @@ impl MemoryBackend {
         self.retention
     }
 
-    /// The binding cache's capacity, in signatures.
+    /// The most memory the binding cache may take, in bytes.
     #[must_use]
-    pub fn binding_capacity(&self) -> usize {
-        self.binding_capacity
+    pub fn binding_memory(&self) -> usize {
+        self.binding_memory
     }
 }
 
@@ -103,14 +106,16 @@ impl Backend for MemoryBackend {
 
     /// # Errors
     ///
-    /// [`ZeroCapacity`](crate::ConfigErrorKind::ZeroCapacity) for a capacity of zero,
+    /// [`ZeroCapacity`](crate::ConfigErrorKind::ZeroCapacity) for a capacity of zero or a
+    /// binding memory too small for one entry,
     /// [`InvalidRetention`](crate::ConfigErrorKind::InvalidRetention) under 30 minutes,
     /// [`NoRandomness`](crate::ConfigErrorKind::NoRandomness) when the system gives no
     /// random key for the binding digest.
     fn open(self) -> Result<Stores<MemoryStore, BindingCache>, ConfigError> {
         let dedup = MemoryStore::new(self.capacity)?.with_retention(self.retention)?;
         // The binding lives as long as each verifier's own window, at least this one.
-        let binding = BindingCache::new(self.binding_capacity, DEFAULT_TOLERANCE)?;
+        let binding =
+            BindingCache::new(DEFAULT_TOLERANCE)?.with_memory_limit(self.binding_memory)?;
         Ok(Stores::new(dedup, binding))
     }
 }
@@ -128,7 +133,7 @@ mod tests {
             ConfigErrorKind::ZeroCapacity
         );
         assert_eq!(
-            kind(MemoryBackend::new().with_binding_capacity(0)),
+            kind(MemoryBackend::new().with_binding_memory(0)),
             ConfigErrorKind::ZeroCapacity
         );
         assert_eq!(
@@ -137,6 +142,7 @@ mod tests {
         );
         let stores = MemoryBackend::new().with_capacity(7).open().unwrap();
         assert_eq!(stores.dedup().capacity(), 7);
-        assert_eq!(stores.binding().capacity(), DEFAULT_BINDING_CAPACITY);
+        assert_eq!(stores.binding().memory_limit(), DEFAULT_BINDING_MEMORY);
+        assert_eq!(stores.binding().memory_used(), 0);
     }
 }

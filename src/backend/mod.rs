@@ -73,7 +73,7 @@ use crate::{config::ConfigError, dedup::DedupStore, verify::BindingStore};
 
 mod memory;
 
-pub use memory::{DEFAULT_BINDING_CAPACITY, MemoryBackend};
+pub use memory::{DEFAULT_BINDING_MEMORY, MemoryBackend};
 
 /// The place a service keeps its state: it opens a dedup store and a binding that live
 /// together (see the [module docs](self)).
@@ -99,7 +99,7 @@ pub trait Backend: Send + 'static {
 /// use std::time::Duration;
 /// use vocals_callback::{backend::Stores, dedup::MemoryStore, verify::BindingCache};
 ///
-/// let stores = Stores::new(MemoryStore::new(1_000)?, BindingCache::new(1_000, Duration::from_secs(300))?);
+/// let stores = Stores::new(MemoryStore::new(1_000)?, BindingCache::new(Duration::from_secs(300))?);
 /// assert_eq!(stores.dedup().capacity(), 1_000);
 /// # Ok::<(), vocals_callback::ConfigError>(())
 /// ```

@@ -152,10 +152,10 @@ impl<H, B: Backend> VocalsService<H, B> {
     /// # use vocals_callback::{HandlerResult, Secret, VocalsEvent, VocalsService, backend::MemoryBackend, verify::KieSignature};
     /// let svc = VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
     ///     .verifier(KieSignature::new(Secret::new("key")?))
-    ///     .backend(MemoryBackend::new().with_binding_capacity(1_000))
+    ///     .backend(MemoryBackend::new().with_binding_memory(8 << 20))
     ///     .build()?;
     /// let cache = svc.binding();
-    /// assert_eq!((cache.len(), cache.capacity()), (0, 1_000));
+    /// assert_eq!((cache.len(), cache.memory_used(), cache.memory_limit()), (0, 0, 8 << 20));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[must_use]

@@ -692,7 +692,7 @@ mod tests {
     fn every_expectation_is_what_the_pipeline_answers() {
         for (scenario, deliveries) in all_steps(&Uri::from_static("/vocals-callback")) {
             // A fresh receiver per scenario, as the CLI uses a fresh task id per scenario.
-            let cache = BindingCache::new(100, Duration::from_secs(300)).unwrap();
+            let cache = BindingCache::new(Duration::from_secs(300)).unwrap();
             let mut model = Model::default();
             for d in &deliveries {
                 assert!(d.label.starts_with(&format!("{scenario}/")), "{}", d.label);

@@ -1,13 +1,15 @@
 //! Binding a signature that does not cover the body to the first body it came with.
 
 use std::{
-    collections::HashMap,
+    collections::BTreeMap,
     fmt,
     future::{self, Future},
+    hash::BuildHasher,
     sync::Mutex,
     time::{Duration, SystemTime},
 };
 
+use hashbrown::HashTable;
 use hashlink::DefaultHashBuilder;
 
 use super::{BodyDigest, Signed, Verified, digest::Digested, time};
@@ -71,6 +73,12 @@ pub trait BindingStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Rejection>> + Send;
 }
 
+/// The memory a [`BindingCache`] may take unless
+/// [`with_memory_limit`](BindingCache::with_memory_limit) sets another: 64 MiB, enough for
+/// about 1 300 000 live signatures, so more than 3 000 verified callbacks per second
+/// sustained over the default 300 s window (see [`BindingCache`] for the sizing).
+pub const DEFAULT_MEMORY_LIMIT: usize = 64 << 20;
+
 /// Remembers `signature → digest(body)` until the signature's timestamp leaves the window.
 ///
 /// The provider's MAC covers only `task_id.timestamp`, so a captured header pair verifies
@@ -78,11 +86,27 @@ pub trait BindingStore: Send + Sync + 'static {
 /// one body: the same signature with the same body again is a retry and passes; with a
 /// different body it is refused as [`SignatureReused`](RejectionKind::SignatureReused).
 ///
-/// It is **bounded**: it holds at most `capacity` entries, allocated up front (see
-/// [`memory_bound`](Self::memory_bound)). When it is full of entries still inside their
-/// window it **fails closed** with [`BindingCacheFull`](RejectionKind::BindingCacheFull)
-/// (503 with `Retry-After` until the oldest entry expires) and never evicts a live entry,
-/// because an evicted entry is a replay window reopened. Only verified requests reach it,
+/// **Memory follows the live entries.** Entries are kept in one bucket per second of
+/// expiry; when a second has passed, its whole bucket is dropped, which costs the entries
+/// it held and nothing else (no scan, no rebuild). An idle cache holds nothing, a busy one
+/// about 40 to 50 bytes per live signature: a 36-byte entry (16 bytes of the MAC, the
+/// 16-byte body digest, the time of the first bind and its stage), a 4-byte slot of the
+/// bucket's index at most half empty, and a quarter of spare room at most. Each signature
+/// lives as long as its window: 300 s past its timestamp by default, so a receiver taking
+/// `r` verified callbacks a second holds about `300 × r` entries:
+///
+/// | sustained callbacks per second | live entries | memory |
+/// |---:|---:|---:|
+/// | 100 | 30 000 | about 1.5 MiB |
+/// | 3 000 | 900 000 | about 40 MiB |
+/// | 4 500 | 1 350 000 | about 64 MiB (the default limit) |
+///
+/// It is **bounded** by [`memory_limit`](Self::memory_limit), in bytes
+/// ([`DEFAULT_MEMORY_LIMIT`], 64 MiB). When taking a new signature would pass it, the cache
+/// **fails closed** with [`BindingCacheFull`](RejectionKind::BindingCacheFull): 503 with a
+/// `Retry-After` of the time until the oldest second expires, found without a scan. It
+/// never evicts a live entry, because an evicted entry is a replay window reopened; as soon
+/// as the oldest second expires its room is taken again. Only verified requests reach it,
 /// so an attacker without the key cannot fill it.
 ///
 /// **Two genuine callbacks of one task sent within the same second carry the same
@@ -104,73 +128,221 @@ pub trait BindingStore: Send + Sync + 'static {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use vocals_callback::{RejectionKind, verify::BindingCache};
 ///
-/// let cache = BindingCache::new(10_000, Duration::from_secs(300))?;
+/// let cache = BindingCache::new(Duration::from_secs(300))?;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_769_670_760);
 /// let mac = [7u8; 32];
 /// cache.bind_mac(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // first delivery
 /// cache.bind_mac(&mac, 1_769_670_760, b"{\"a\":1}", now)?;            // a retry: same body
 /// let swapped = cache.bind_mac(&mac, 1_769_670_760, b"{\"a\":2}", now); // a swapped body
 /// assert_eq!(swapped.unwrap_err().kind(), RejectionKind::SignatureReused);
+/// assert_eq!(cache.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct BindingCache {
-    entries: Mutex<Table>,
-    capacity: usize,
+    seconds: Mutex<Seconds>,
+    limit: usize,
     tolerance: Duration,
     digest: BodyDigest,
+    /// A randomly seeded hasher (foldhash) for the buckets' indexes, so hostile keys
+    /// cannot be computed to collide (the keys are MACs of verified requests, unpredictable
+    /// anyway); SipHash would cost a fifth of the lookup for no gain.
+    hasher: DefaultHashBuilder,
 }
 
-/// The entries and the earliest expiry among them (a lower bound: it may be stale-low after
-/// an overwrite, which costs at most one purge that finds nothing).
-struct Table {
-    map: HashMap<[u8; 32], Entry, DefaultHashBuilder>,
-    min_expires: u64,
+/// The buckets by the Unix second after which their entries are outside their window, and
+/// what they hold in all.
+struct Seconds {
+    buckets: BTreeMap<u64, Bucket>,
+    entries: usize,
+    /// The bytes the buckets have allocated, as [`Bucket::bytes`] counts them.
+    bytes: usize,
 }
 
+/// The signatures that expire in one second: the entries in arrival order, and an index of
+/// their positions by key. Entries are never removed one by one (a whole bucket expires
+/// at once), so positions stay valid and the index never holds tombstones.
+struct Bucket {
+    entries: Vec<Entry>,
+    index: HashTable<u32>,
+}
+
+/// One signature: 36 bytes, with no padding.
 #[derive(Clone, Copy)]
 struct Entry {
+    /// The first 16 bytes of the MAC. 128 bits of a MAC nobody can forge: two genuine
+    /// signatures that share them are as likely as a collision of two random 128-bit
+    /// values, and a forger gains nothing from the other half (a lookup finds the entry of
+    /// the genuine signature either way).
+    key: [u8; 16],
     digest: Digested,
-    /// Unix second after which the signature is outside its window.
-    expires: u64,
-    /// Unix millisecond of the first bind, and the stage of its body (`None` when the
-    /// caller gave none), to tell a collision from a reuse.
-    bound_ms: u64,
-    stage: Option<Stage>,
+    /// [`Meta`]: the first bind's time and stage, packed.
+    meta: u32,
 }
 
-/// Bytes one entry of capacity costs at most: a bucket holds the 32-byte MAC, a 40-byte
-/// entry (the 16-byte body digest, the expiry, the time of the first bind and its stage)
-/// and one control byte, and the table allocated for `capacity` entries has at most
-/// `capacity × 8/7` buckets rounded up to a power of two, so fewer than `capacity × 16/7`.
-const BYTES_PER_ENTRY: usize = (32 + size_of::<Entry>() + 1) * 16 / 7 + 1;
+/// The first bind's time and stage in 32 bits: the low 29 bits are the milliseconds from
+/// the first bind to the end of the entry's expiry second (at most 2 × the tolerance, an
+/// hour at most, so at most 7 200 000 < 2²⁹), the high 3 bits the stage's position in
+/// [`Stage::ALL`] plus one (0 when unknown).
+struct Meta;
+
+impl Meta {
+    const MS_BITS: u32 = 29;
+    const MS_MASK: u32 = (1 << Self::MS_BITS) - 1;
+
+    fn pack(ms_before_end: u64, stage: Option<Stage>) -> u32 {
+        let ms = u32::try_from(ms_before_end)
+            .unwrap_or(u32::MAX)
+            .min(Self::MS_MASK);
+        let stage = stage
+            .and_then(|s| Stage::ALL.iter().position(|&t| t == s))
+            .and_then(|i| u32::try_from(i + 1).ok())
+            .unwrap_or(0);
+        (stage << Self::MS_BITS) | ms
+    }
+
+    fn ms_before_end(meta: u32) -> u64 {
+        u64::from(meta & Self::MS_MASK)
+    }
+
+    fn stage(meta: u32) -> Option<Stage> {
+        let i = usize::try_from(meta >> Self::MS_BITS).ok()?;
+        Stage::ALL.get(i.checked_sub(1)?).copied()
+    }
+}
+
+/// Bytes a bucket costs beyond its entries and index: its place in the map (a B-tree node
+/// holds up to 11 of them and is at least half full) and the allocators' headers.
+const BUCKET_OVERHEAD: usize = 2 * (size_of::<u64>() + size_of::<Bucket>()) + 32;
+
+/// The control bytes a hashbrown table allocates beyond one per bucket (a group's width).
+const INDEX_TRAILER: usize = 16;
+
+/// The buckets hashbrown allocates to hold `items` (its `capacity_to_buckets`): 4 or 8 for
+/// small tables, else a power of two at most 7/8 full.
+const fn index_buckets(items: usize) -> usize {
+    match items {
+        0 => 0,
+        1..4 => 4,
+        4..8 => 8,
+        _ => (items.saturating_mul(8) / 7).next_power_of_two(),
+    }
+}
+
+/// The bytes of an index able to hold `items`: 4 for a slot and 1 for its control byte per
+/// bucket.
+const fn index_bytes(items: usize) -> usize {
+    match index_buckets(items) {
+        0 => 0,
+        buckets => buckets * (size_of::<u32>() + 1) + INDEX_TRAILER,
+    }
+}
+
+impl Bucket {
+    /// The bytes this bucket has allocated.
+    fn bytes(&self) -> usize {
+        BUCKET_OVERHEAD
+            + self.entries.capacity() * size_of::<Entry>()
+            + index_bytes(self.index.capacity())
+    }
+
+    /// The bytes this bucket will have allocated once it holds one entry more.
+    fn bytes_with_one_more(&self) -> usize {
+        let len = self.entries.len();
+        let entries = if len < self.entries.capacity() {
+            self.entries.capacity()
+        } else {
+            len + Self::growth(len)
+        };
+        let index = if self.index.len() < self.index.capacity() {
+            self.index.capacity()
+        } else {
+            self.index.len() + 1
+        };
+        BUCKET_OVERHEAD + entries * size_of::<Entry>() + index_bytes(index)
+    }
+
+    /// Room added to a full entry list: a quarter (at least 4), so at most a fifth of a
+    /// bucket is spare room, and growing costs an amortised copy of each entry four times.
+    const fn growth(len: usize) -> usize {
+        if len < 16 { 4 } else { len / 4 }
+    }
+
+    fn find(&self, hash: u64, key: &[u8; 16]) -> Option<&Entry> {
+        let entries = &self.entries;
+        self.index
+            .find(hash, |&i| entries[i as usize].key == *key)
+            .map(|&i| &entries[i as usize])
+    }
+}
 
 impl BindingCache {
-    /// A cache for `capacity` signatures, each kept for `tolerance` past its timestamp
-    /// (use the verifier's tolerance), digesting bodies with a randomly keyed PRF.
+    /// A cache keeping each signature for `tolerance` past its timestamp (use the
+    /// verifier's tolerance), within [`DEFAULT_MEMORY_LIMIT`], digesting bodies with a
+    /// randomly keyed PRF. It allocates nothing until the first signature arrives.
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a capacity of zero, an invalid tolerance, or no random bytes from
-    /// the operating system for the key.
-    pub fn new(capacity: usize, tolerance: Duration) -> Result<Self, ConfigError> {
-        if capacity == 0 {
-            return Err(ConfigError::new(
-                ConfigErrorKind::ZeroCapacity,
-                "binding cache capacity is zero",
-            ));
-        }
+    /// [`ConfigError`] for an invalid tolerance, or no random bytes from the operating
+    /// system for the key.
+    pub fn new(tolerance: Duration) -> Result<Self, ConfigError> {
         Ok(Self {
-            // A randomly seeded hasher (foldhash), so hostile keys cannot be computed to
-            // collide; the keys are MACs of verified requests, unpredictable anyway. SipHash
-            // would cost a fifth of the lookup for no gain.
-            entries: Mutex::new(Table {
-                map: HashMap::with_capacity_and_hasher(capacity, DefaultHashBuilder::default()),
-                min_expires: u64::MAX,
+            seconds: Mutex::new(Seconds {
+                buckets: BTreeMap::new(),
+                entries: 0,
+                bytes: 0,
             }),
-            capacity,
+            limit: DEFAULT_MEMORY_LIMIT,
             tolerance: time::check_tolerance(tolerance)?,
             digest: BodyDigest::random()?,
+            hasher: DefaultHashBuilder::default(),
         })
+    }
+
+    /// The same cache, taking at most `bytes` of memory (503 past it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::verify::BindingCache;
+    ///
+    /// let cache = BindingCache::new(Duration::from_secs(300))?.with_memory_limit(16 << 20)?;
+    /// assert_eq!(cache.memory_limit(), 16 << 20);
+    /// assert_eq!(cache.memory_used(), 0);
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ZeroCapacity`](ConfigErrorKind::ZeroCapacity) for a limit too small to hold one
+    /// entry.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Result<Self, ConfigError> {
+        if bytes < Self::smallest_bucket() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::ZeroCapacity,
+                "binding memory limit holds no entry",
+            ));
+        }
+        self.limit = bytes;
+        Ok(self)
+    }
+
+    /// The smallest [`memory_limit`](Self::memory_limit): the bytes of one second holding
+    /// one signature. A cache with this limit holds the signatures of one second of expiry.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::verify::BindingCache;
+    ///
+    /// assert!(BindingCache::MIN_MEMORY_LIMIT < 1024);
+    /// let tight = BindingCache::new(Duration::from_secs(300))?
+    ///     .with_memory_limit(BindingCache::MIN_MEMORY_LIMIT)?;
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    pub const MIN_MEMORY_LIMIT: usize =
+        BUCKET_OVERHEAD + Bucket::growth(0) * size_of::<Entry>() + index_bytes(1);
+
+    /// The bytes a bucket of one entry takes.
+    const fn smallest_bucket() -> usize {
+        Self::MIN_MEMORY_LIMIT
     }
 
     /// The same cache, digesting bodies with `digest` instead of a randomly keyed PRF.
@@ -179,8 +351,8 @@ impl BindingCache {
     /// use std::time::Duration;
     /// use vocals_callback::verify::{BindingCache, BodyDigest};
     ///
-    /// let cache = BindingCache::new(1_000, Duration::from_secs(300))?.with_digest(BodyDigest::sha256());
-    /// assert_eq!(cache.capacity(), 1_000);
+    /// let cache = BindingCache::new(Duration::from_secs(300))?.with_digest(BodyDigest::sha256());
+    /// assert!(cache.is_empty());
     /// # Ok::<(), vocals_callback::ConfigError>(())
     /// ```
     #[must_use]
@@ -195,7 +367,7 @@ impl BindingCache {
     ///
     /// [`SignatureReused`](RejectionKind::SignatureReused) when `mac` is bound to another
     /// body inside its window; [`BindingCacheFull`](RejectionKind::BindingCacheFull) when
-    /// every entry is live.
+    /// taking it would pass the memory limit.
     pub fn bind_mac(
         &self,
         mac: &[u8; 32],
@@ -208,7 +380,7 @@ impl BindingCache {
     }
 
     /// Binds `signed` to `body` (of `stage`, when known) until its timestamp leaves the
-    /// window.
+    /// window. A signature already outside its window is not kept: no verifier accepts it.
     fn bind_signed(
         &self,
         signed: &Signed,
@@ -216,47 +388,68 @@ impl BindingCache {
         stage: Option<Stage>,
         now: SystemTime,
     ) -> Result<(), Rejection> {
-        // Digested outside the lock: it is the expensive part.
+        // Digested and hashed outside the lock: the expensive parts.
         let digest = self.digest.digest(body);
-        let (mac, timestamp) = (&signed.mac, signed.timestamp);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&signed.mac[..16]);
+        let hash = self.hasher.hash_one(key);
         // Keep the binding as long as the verifier accepts the signature, even when its
         // tolerance is longer than this cache's.
         let window = signed.window.max(self.tolerance).as_secs();
-        let expires = timestamp.saturating_add(window);
+        let expires = signed.timestamp.saturating_add(window);
         let now_ms = time::unix_millis(now);
-        let fresh = Entry {
-            digest,
-            expires,
-            bound_ms: now_ms,
-            stage,
-        };
-        let now = now_ms / 1000;
-        let mut table = lock(&self.entries);
-        if let Some(entry) = table.map.get_mut(mac) {
-            if entry.expires >= now {
-                return if entry.digest.matches(&digest) {
-                    Ok(())
-                } else {
-                    Err(conflict(entry.stage, entry.bound_ms, stage, now_ms))
-                };
-            }
-            *entry = fresh;
+        let now_secs = now_ms / 1000;
+        let end_ms = expires.saturating_add(1).saturating_mul(1000);
+
+        let mut seconds = lock(&self.seconds);
+        seconds.expire(now_secs);
+        if expires < now_secs {
             return Ok(());
         }
-        if table.map.len() >= self.capacity {
-            // Full: purge only when something has expired, so a cache full of live entries
-            // refuses in constant time instead of scanning on every request.
-            if table.min_expires < now {
-                table.purge(self.capacity, now);
-            }
-            if table.map.len() >= self.capacity {
-                let wait = table.min_expires.saturating_sub(now).saturating_add(1);
-                return Err(Rejection::new(RejectionKind::BindingCacheFull)
-                    .with_retry_after(Duration::from_secs(wait)));
-            }
+        if let Some(found) = seconds
+            .buckets
+            .get(&expires)
+            .and_then(|b| b.find(hash, &key))
+        {
+            return if found.digest.matches(&digest) {
+                Ok(())
+            } else {
+                let first_ms = end_ms.saturating_sub(Meta::ms_before_end(found.meta));
+                Err(conflict(Meta::stage(found.meta), first_ms, stage, now_ms))
+            };
         }
-        table.min_expires = table.min_expires.min(expires);
-        table.map.insert(*mac, fresh);
+        let (before, after) = match seconds.buckets.get(&expires) {
+            Some(bucket) => (bucket.bytes(), bucket.bytes_with_one_more()),
+            None => (0, Self::smallest_bucket()),
+        };
+        let len = seconds.buckets.get(&expires).map_or(0, |b| b.entries.len());
+        let (Ok(position), true) = (
+            u32::try_from(len),
+            seconds.bytes - before + after <= self.limit,
+        ) else {
+            return Err(seconds.full(now_secs));
+        };
+        let entry = Entry {
+            key,
+            digest,
+            meta: Meta::pack(end_ms.saturating_sub(now_ms), stage),
+        };
+        let hasher = &self.hasher;
+        let bucket = seconds.buckets.entry(expires).or_insert_with(|| Bucket {
+            entries: Vec::new(),
+            index: HashTable::new(),
+        });
+        if len == bucket.entries.capacity() {
+            bucket.entries.reserve_exact(Bucket::growth(len));
+        }
+        bucket.entries.push(entry);
+        let entries = &bucket.entries;
+        bucket.index.insert_unique(hash, position, |&i| {
+            hasher.hash_one(entries[i as usize].key)
+        });
+        let grown = bucket.bytes();
+        seconds.bytes = seconds.bytes - before + grown;
+        seconds.entries += 1;
         Ok(())
     }
 
@@ -265,7 +458,7 @@ impl BindingCache {
     ///
     /// # Errors
     ///
-    /// As [`bind`](Self::bind).
+    /// As [`bind_mac`](Self::bind_mac).
     pub fn bind_verified(
         &self,
         verified: &Verified,
@@ -278,22 +471,30 @@ impl BindingCache {
         }
     }
 
-    /// Entries held now (live or not yet purged).
+    /// Signatures held now (live, or expired and not yet dropped: a bucket is dropped by
+    /// the first bind after its second).
     #[must_use]
     pub fn len(&self) -> usize {
-        lock(&self.entries).map.len()
+        lock(&self.seconds).entries
     }
 
-    /// `true` when no entry is held.
+    /// `true` when no signature is held.
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// The most entries the cache holds.
+    /// The bytes the entries take now: their buckets' allocations, as the limit counts
+    /// them.
     #[must_use]
-    pub fn capacity(&self) -> usize {
-        self.capacity
+    pub fn memory_used(&self) -> usize {
+        lock(&self.seconds).bytes
+    }
+
+    /// The most bytes the entries may take.
+    #[must_use]
+    pub fn memory_limit(&self) -> usize {
+        self.limit
     }
 
     /// The tolerance each binding is kept for past its timestamp, at least (a verifier
@@ -302,30 +503,28 @@ impl BindingCache {
     pub fn tolerance(&self) -> Duration {
         self.tolerance
     }
-
-    /// An upper bound of the memory the entries take, in bytes: the table is allocated
-    /// once for the capacity and never grows. While a purge of expired entries runs (only
-    /// when the cache is full), a second table of the same size exists for a moment.
-    #[must_use]
-    pub fn memory_bound(&self) -> usize {
-        self.capacity.saturating_mul(BYTES_PER_ENTRY)
-    }
-
-    /// The hash table's bucket count, for the tests of the memory bound.
-    #[cfg(test)]
-    fn allocated(&self) -> usize {
-        lock(&self.entries).map.capacity()
-    }
 }
 
-impl Table {
-    /// Drops the expired entries. Rebuilds rather than `retain`s: removals leave tombstones,
-    /// and a table with tombstones may grow past its first allocation on a later insert.
-    fn purge(&mut self, capacity: usize, now: u64) {
-        let mut live = HashMap::with_capacity_and_hasher(capacity, DefaultHashBuilder::default());
-        live.extend(self.map.drain().filter(|(_, e)| e.expires >= now));
-        self.min_expires = live.values().map(|e| e.expires).min().unwrap_or(u64::MAX);
-        self.map = live;
+impl Seconds {
+    /// The refusal of a signature that would pass the limit. The oldest second is the
+    /// first to give room back: retry just after it.
+    fn full(&self, now: u64) -> Rejection {
+        let oldest = self.buckets.keys().next().copied().unwrap_or(now);
+        let wait = oldest.saturating_sub(now).saturating_add(1);
+        Rejection::new(RejectionKind::BindingCacheFull).with_retry_after(Duration::from_secs(wait))
+    }
+
+    /// Drops the buckets of every second before `now`: O(buckets dropped), each a free of
+    /// its two allocations.
+    fn expire(&mut self, now: u64) {
+        while let Some(entry) = self.buckets.first_entry() {
+            if *entry.key() >= now {
+                break;
+            }
+            let bucket = entry.remove();
+            self.bytes -= bucket.bytes();
+            self.entries -= bucket.entries.len();
+        }
     }
 }
 
@@ -344,9 +543,11 @@ impl BindingStore for BindingCache {
 
 impl fmt::Debug for BindingCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = lock(&self.seconds);
         f.debug_struct("BindingCache")
-            .field("len", &self.len())
-            .field("capacity", &self.capacity)
+            .field("len", &seconds.entries)
+            .field("memory_used", &seconds.bytes)
+            .field("memory_limit", &self.limit)
             .field("tolerance", &self.tolerance)
             .field("digest", &self.digest)
             .finish()
@@ -365,13 +566,21 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(secs)
     }
 
-    fn cache(capacity: usize) -> BindingCache {
-        BindingCache::new(capacity, Duration::from_secs(300)).unwrap()
+    fn cache() -> BindingCache {
+        BindingCache::new(Duration::from_secs(300)).unwrap()
+    }
+
+    /// A distinct MAC per `(second, n)`, as verified signatures are.
+    fn mac(second: u64, n: u64) -> [u8; 32] {
+        let mut mac = [0u8; 32];
+        mac[..8].copy_from_slice(&second.to_le_bytes());
+        mac[8..16].copy_from_slice(&n.to_le_bytes());
+        mac
     }
 
     #[test]
     fn a_retry_passes_and_a_swapped_body_is_refused() {
-        let c = cache(8);
+        let c = cache();
         c.bind_mac(&[1; 32], T, b"body", at(T)).unwrap();
         c.bind_mac(&[1; 32], T, b"body", at(T + 60)).unwrap();
         assert_eq!(
@@ -385,18 +594,38 @@ mod tests {
 
     #[test]
     fn an_entry_lives_until_its_timestamp_leaves_the_window() {
-        let c = cache(8);
+        let c = cache();
         c.bind_mac(&[1; 32], T, b"body", at(T)).unwrap();
         assert!(
             c.bind_mac(&[1; 32], T, b"other", at(T + 300)).is_err(),
             "still inside at the edge"
         );
         c.bind_mac(&[1; 32], T, b"other", at(T + 301)).unwrap();
+        // The expired second was dropped whole; the new binding is in a second of its own.
+        assert_eq!(c.len(), 1);
     }
 
     #[test]
-    fn a_full_cache_of_live_entries_fails_closed_with_retry_after() {
-        let c = cache(2);
+    fn an_idle_cache_holds_nothing_and_gives_everything_back() {
+        let c = cache();
+        assert_eq!((c.len(), c.memory_used()), (0, 0));
+        for n in 0..1_000 {
+            c.bind_mac(&mac(0, n), T, b"body", at(T)).unwrap();
+        }
+        assert!(c.memory_used() > 1_000 * size_of::<Entry>());
+        // Long after: one new signature, and only its own bucket is left.
+        c.bind_mac(&mac(1, 0), T + 1_000, b"body", at(T + 1_000))
+            .unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.memory_used(), BindingCache::smallest_bucket());
+        assert!(c.memory_used() < 1024, "{} bytes", c.memory_used());
+    }
+
+    #[test]
+    fn a_full_cache_fails_closed_with_retry_after_and_recovers_when_its_oldest_second_expires() {
+        let c = cache()
+            .with_memory_limit(2 * BindingCache::smallest_bucket())
+            .unwrap();
         c.bind_mac(&[1; 32], T, b"a", at(T)).unwrap();
         c.bind_mac(&[2; 32], T + 10, b"b", at(T + 10)).unwrap();
         let err = c.bind_mac(&[3; 32], T + 20, b"c", at(T + 20)).unwrap_err();
@@ -407,52 +636,148 @@ mod tests {
         // The live entries are all still there: nothing was evicted.
         assert!(c.bind_mac(&[1; 32], T, b"x", at(T + 20)).is_err());
         assert!(c.bind_mac(&[2; 32], T + 10, b"x", at(T + 20)).is_err());
-        // Once the first has expired, its slot is reused.
+        assert!(c.bind_mac(&[3; 32], T + 300, b"c", at(T + 300)).is_err());
+        // Once the first has expired, its room is taken again.
         c.bind_mac(&[3; 32], T + 301, b"c", at(T + 301)).unwrap();
         assert_eq!(c.len(), 2);
     }
 
+    /// The default sizing: 3 000 verified callbacks a second over the whole 300 s window
+    /// fit in the default 64 MiB; past the limit every new signature is refused, in
+    /// constant time and changing nothing; each second that expires gives its room back.
     #[test]
-    fn memory_stays_within_the_documented_bound() {
-        let capacity = 10_000;
-        let c = cache(capacity);
-        let first = c.allocated();
-        let mut refused = 0;
-        for i in 0..(capacity as u64 * 3) {
-            let mut mac = [0u8; 32];
-            mac[..8].copy_from_slice(&i.to_le_bytes());
-            // Batches of 1.5 × capacity, 400 s apart: each batch overfills the cache (the
-            // excess is refused, nothing evicted), then the next finds the old ones expired.
-            let ts = T + (i / (capacity as u64 * 3 / 2)) * 400;
-            if c.bind_mac(&mac, ts, b"body", at(ts)).is_err() {
-                refused += 1;
+    fn a_window_of_900_000_signatures_fits_the_default_limit_and_recovers_second_by_second() {
+        const RATE: u64 = 3_000;
+        let c = cache();
+        for second in 0..300 {
+            for n in 0..RATE {
+                c.bind_mac(&mac(second, n), T + second, b"body", at(T + second))
+                    .unwrap_or_else(|e| panic!("second {second}, #{n}: {e}"));
             }
-            assert!(c.len() <= capacity);
-            assert!(
-                c.allocated() <= first,
-                "the table grew past its first allocation"
+        }
+        assert_eq!(c.len(), 900_000);
+        let used = c.memory_used();
+        assert!(used <= DEFAULT_MEMORY_LIMIT, "{used} bytes");
+        assert!(used / 900_000 <= 56, "{} bytes per entry", used / 900_000);
+
+        // A burst at T + 299 until the limit: then every new signature is refused with a
+        // wait of one second (the oldest second, T + 300, expires next), and the refusals
+        // hold nothing.
+        let now = T + 299;
+        let mut accepted = 0;
+        let refusal = loop {
+            match c.bind_mac(&mac(1_000, accepted), now, b"body", at(now)) {
+                Ok(()) => accepted += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(refusal.kind(), RejectionKind::BindingCacheFull);
+        assert_eq!(refusal.retry_after(), Some(Duration::from_secs(2)));
+        let (len, used) = (c.len(), c.memory_used());
+        assert!(used <= DEFAULT_MEMORY_LIMIT);
+        assert!(
+            DEFAULT_MEMORY_LIMIT - used < DEFAULT_MEMORY_LIMIT / 4,
+            "refused with {used} of {DEFAULT_MEMORY_LIMIT} bytes used"
+        );
+        for n in 0..10_000 {
+            let e = c
+                .bind_mac(&mac(2_000, n), now, b"body", at(now))
+                .unwrap_err();
+            assert_eq!(e.kind(), RejectionKind::BindingCacheFull);
+        }
+        assert_eq!((c.len(), c.memory_used()), (len, used));
+        // Every entry is still bound: a swapped body is refused as a reuse, not a full cache.
+        assert_eq!(
+            c.bind_mac(&mac(0, 0), T, b"swapped", at(now))
+                .unwrap_err()
+                .kind(),
+            RejectionKind::SignatureReused
+        );
+
+        // Second by second, each expired second gives its 3 000 entries back at once.
+        for second in 1..=300 {
+            let now = T + 300 + second;
+            c.bind_mac(&mac(3_000, second), now, b"body", at(now))
+                .unwrap_or_else(|e| panic!("still refused {second} s after the first expiry: {e}"));
+            // Left: the seconds not yet expired (the burst was in the last of them), and one
+            // new signature per second since.
+            let old = if second < 300 {
+                (300 - second) * RATE + accepted
+            } else {
+                0
+            };
+            assert_eq!(
+                c.len() as u64,
+                old + second,
+                "{second} s after the first expiry"
             );
         }
-        assert_eq!(refused, capacity, "half of each batch is refused");
-        // hashbrown's capacity is 7/8 of its power-of-two bucket count.
-        let buckets = (first * 8 / 7).next_power_of_two();
-        let table_bytes = buckets * (32 + size_of::<Entry>() + 1);
-        assert!(
-            table_bytes <= c.memory_bound(),
-            "{table_bytes} > {}",
-            c.memory_bound()
+        // An idle minute later: one bucket of one entry per second of those 300.
+        assert_eq!(c.memory_used(), 300 * BindingCache::smallest_bucket());
+    }
+
+    #[test]
+    fn the_accounting_follows_the_allocations() {
+        let hasher = DefaultHashBuilder::default();
+        let mut bucket = Bucket {
+            entries: Vec::new(),
+            index: HashTable::new(),
+        };
+        for n in 0..100_000u64 {
+            let predicted = bucket.bytes_with_one_more();
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&n.to_le_bytes());
+            let len = bucket.entries.len();
+            if len == bucket.entries.capacity() {
+                bucket.entries.reserve_exact(Bucket::growth(len));
+            }
+            bucket.entries.push(Entry {
+                key,
+                digest: BodyDigest::sha256().digest(b""),
+                meta: 0,
+            });
+            let entries = &bucket.entries;
+            bucket
+                .index
+                .insert_unique(hasher.hash_one(key), u32::try_from(len).unwrap(), |&i| {
+                    hasher.hash_one(entries[i as usize].key)
+                });
+            assert_eq!(bucket.bytes(), predicted, "after {n}");
+            // The index's real capacity is what the accounting assumes it is.
+            let buckets = index_buckets(bucket.index.capacity());
+            assert!(bucket.index.capacity() < buckets);
+            assert!(bucket.index.capacity() >= buckets * 7 / 8 - 1);
+        }
+        // A full bucket at most a fifth spare, its index at most half empty.
+        let per_entry = bucket.bytes() / 100_000;
+        assert!(per_entry <= 36 + 36 / 4 + 10 + 1, "{per_entry}");
+        assert_eq!(size_of::<Entry>(), 36);
+    }
+
+    #[test]
+    fn the_first_binds_time_and_stage_are_packed_losslessly() {
+        for stage in Stage::ALL.iter().copied().map(Some).chain([None]) {
+            for ms in [0, 1, 999, 2_000, 7_200_000] {
+                let meta = Meta::pack(ms, stage);
+                assert_eq!((Meta::ms_before_end(meta), Meta::stage(meta)), (ms, stage));
+            }
+        }
+        // Saturated, not wrapped: an absurd distance reads as long ago (a reuse).
+        assert_eq!(
+            Meta::ms_before_end(Meta::pack(u64::MAX, None)),
+            u64::from(Meta::MS_MASK)
         );
     }
 
     #[test]
     fn another_stage_at_once_is_a_collision_and_anything_else_a_reuse() {
-        let c = cache(8);
+        let c = cache();
         let signed = Signed::new([4; 32], T, Duration::from_secs(300));
         let bind = |body: &[u8], stage, at: SystemTime| {
             c.bind_signed(&signed, body, stage, at)
                 .map_err(|r| r.kind())
         };
-        let t0 = at(T);
+        let t0 = at(T) + Duration::from_millis(250);
         bind(b"text", Some(Stage::Text), t0).unwrap();
         let ms = |n| t0 + Duration::from_millis(n);
         // The provider's `first` of the same second: another stage, at once.
@@ -487,12 +812,13 @@ mod tests {
     }
 
     #[test]
-    fn zero_capacity_is_a_configuration_error() {
+    fn a_limit_that_holds_no_entry_is_a_configuration_error() {
         assert_eq!(
-            BindingCache::new(0, Duration::from_secs(300))
-                .unwrap_err()
-                .kind(),
+            cache().with_memory_limit(0).unwrap_err().kind(),
             ConfigErrorKind::ZeroCapacity
         );
+        cache()
+            .with_memory_limit(BindingCache::smallest_bucket())
+            .unwrap();
     }
 }

@@ -42,7 +42,7 @@ mod token;
 
 #[cfg(feature = "redis")]
 pub(crate) use binding::conflict as binding_conflict;
-pub use binding::{BindingCache, BindingStore, COLLISION_WINDOW};
+pub use binding::{BindingCache, BindingStore, COLLISION_WINDOW, DEFAULT_MEMORY_LIMIT};
 pub use body_hmac::{BodyHmac, Encoding, SignedContent};
 pub use digest::{BodyDigest, Digested};
 pub use ip::{IpAllowlist, peer_from_extensions};

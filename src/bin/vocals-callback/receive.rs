@@ -30,7 +30,7 @@ use tower::{Layer, ServiceExt};
 use vocals_callback::{
     Delivery, HandlerError, HandlerResult, Secret, VocalsEvent, VocalsHandler, VocalsLayer,
     VocalsService,
-    backend::Backend,
+    backend::{Backend, MemoryBackend},
     service::{Builder, QueueConfig},
     verify::KieSignature,
 };
@@ -78,6 +78,18 @@ pub(crate) struct Args {
     /// `--features cli,redis`).
     #[arg(long, env = "VOCALS_REDIS_URL", hide_env_values = true)]
     redis: Option<String>,
+    /// The memory the binding of signatures to bodies may take, in MiB: each verified
+    /// signature is held for its 300 s window, about 45 bytes, so 64 MiB hold more than
+    /// 3 000 callbacks per second sustained; past it, new callbacks get 503 + `Retry-After`
+    /// until the oldest second expires. (With `--redis` the binding lives in Redis.)
+    #[arg(
+        long,
+        value_name = "MIB",
+        env = "VOCALS_BINDING_MEMORY_MIB",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(1..=1 << 20)
+    )]
+    binding_memory: u32,
     /// Accept unverified callbacks (local experiments only: anyone can post events).
     #[arg(long)]
     insecure: bool,
@@ -176,7 +188,11 @@ fn builder(args: &Args) -> Result<Builder<Printer>, Box<dyn StdError>> {
 async fn serve_args(args: Args) -> Result<(), Box<dyn StdError>> {
     let builder = builder(&args)?;
     match args.redis.clone() {
-        None => serve(&args, builder.build_layer()?).await,
+        None => {
+            let mib = usize::try_from(args.binding_memory)?;
+            let backend = MemoryBackend::new().with_binding_memory(mib << 20);
+            serve(&args, builder.backend(backend).build_layer()?).await
+        }
         Some(url) => serve_with_redis(&args, builder, &url).await,
     }
 }
