@@ -33,7 +33,7 @@
 //! | a retry landing on another replica | runs the handler again | answered `duplicate` |
 //! | a swapped body sent to another replica | accepted there | refused (401 `signature_reused`) |
 //! | the receiver restarts | everything is forgotten: a retry runs again | remembered |
-//! | Redis restarts | (n/a) | forgotten unless Redis persists (RDB/AOF); 503 while it is down, served again without restarting the receiver |
+//! | Redis restarts | (n/a) | forgotten unless Redis persists (RDB/AOF); 503 while it is down; from about 100 ms after it accepts connections again, every callback is served, without restarting the receiver |
 //! | Redis fails over to a replica | (n/a) | replication is asynchronous: the last claims and completions can be lost, and an event may run twice |
 //! | full | exact eviction of the least recently active idle task; 503 rather than evict a task in flight or a live binding | Redis's `maxmemory-policy`: set `noeviction` (or give the receiver a dedicated instance), because an evicted done key lets a retry run again and an evicted binding reopens a replay window; with `noeviction` a full Redis refuses writes and the receiver answers 503 |
 //! | store down or failing | (n/a) | 503 + `Retry-After`: never a silent accept, never a silent drop |

@@ -18,8 +18,12 @@
 //! - [`RedisConfig`] says where Redis is and under which key prefix; [`RedisConnection`] is
 //!   the connection both share (cheap to clone); [`RedisBackend`] makes both stores on it.
 //!
-//! Any Redis failure (down, timed out, refused) is an error: the dedup store's
-//! [`StoreError`] and the binding's
+//! Once Redis answers again, no callback is refused: each connection has a health task
+//! that notices a dead socket and connects again before a request needs it (within about
+//! 100 ms of Redis accepting connections), and a command that failed on a lost connection
+//! runs once more on a new one, inside the same timeout (every script here answers the same
+//! when run twice). Any other Redis failure (down, timed out) is an error: the dedup
+//! store's [`StoreError`] and the binding's
 //! [`StoreUnavailable`](crate::RejectionKind::StoreUnavailable) both answer 503 with
 //! `Retry-After`, so the provider retries later. Nothing is ever accepted or dropped
 //! silently because Redis did not answer.
@@ -48,13 +52,34 @@
 //!
 //! The client is [redis-rs](https://docs.rs/redis) (the `redis` crate) with its tokio
 //! driver, rather than fred. Its `ConnectionManager` multiplexes every request of a replica
-//! over one connection and reconnects by itself after the connection drops (Redis restarted,
-//! a failover, a network blip): the request that found the connection dead fails (503, the
-//! provider retries) and the next ones go to the new connection, with no restart of the
-//! service. Its `Script` runs scripts by `EVALSHA` and loads them again when a restarted
-//! server answers `NOSCRIPT`. That is all this crate needs, with a small dependency tree and
-//! default features off; fred's extra machinery (its own pools, client-side caching,
-//! cluster and sentinel routing always compiled in, a larger build) buys nothing here.
+//! over one connection and reconnects after the connection drops (Redis restarted, a
+//! failover, a network blip), with no restart of the service. Its `Script` runs scripts by
+//! `EVALSHA` and loads them again when a restarted server answers `NOSCRIPT`. That is all
+//! this crate needs, with a small dependency tree and default features off; fred's extra
+//! machinery (its own pools, client-side caching, cluster and sentinel routing always
+//! compiled in, a larger build) buys nothing here.
+//!
+//! What redis-rs does not do, this module adds. The manager reconnects only when a command
+//! fails on the dead connection (with RESP2; RESP3's disconnect notice covers a closed
+//! socket but not a server that was down), so on its own the request that found the
+//! connection dead would fail (503), on every replica after every outage. Here:
+//!
+//! - **a health task** per connection sends `PING` every 500 ms (every 100 ms while it
+//!   fails): its failure is what sets the manager reconnecting, so a socket Redis closed
+//!   (a restart, `CLIENT KILL`, an idle `timeout`, a failover) is replaced in the
+//!   background, and a working one is never idle long enough to be closed for it. A `PING`
+//!   unanswered within the timeout (a socket to a host that vanished without closing it,
+//!   on which redis-rs would wait forever) replaces the manager itself;
+//! - **one retry** of a command that failed on a lost connection (closed, reset, refused, a
+//!   broken pipe), on the connection the failure set up, within the one timeout of the
+//!   operation ([`DEFAULT_TIMEOUT`]). Such a command did not run, or ran and lost its
+//!   answer; the claim, complete, release and bind scripts answer the same when run twice
+//!   (the claim recognises its own token), so either way the retry's answer is the one the
+//!   first run would have given. A command that got no answer in time is never repeated.
+//!
+//! Reconnecting with redis-rs's own backoff (`ConnectionManagerConfig::set_number_of_retries`)
+//! is left off: a request waiting on a reconnection would wait through every delay while
+//! Redis is down, when it should be answered 503 at once.
 //!
 //! # Keys, clocks and clusters
 //!
@@ -74,7 +99,11 @@
 //! The tokio runtime must have its I/O driver enabled (`#[tokio::main]` and
 //! `Runtime::new` do), since the connection is a tokio socket.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{Arc, PoisonError, RwLock, Weak},
+    time::Duration,
+};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -94,10 +123,21 @@ pub use store::RedisStore;
 /// The key prefix used unless [`RedisConfig::key_prefix`] sets another.
 pub const DEFAULT_PREFIX: &str = "vocals:";
 
-/// How long one Redis operation may take, connecting included, unless
-/// [`RedisConfig::timeout`] sets another. Past it the operation fails (503): the sender's
-/// own timeout is 15 s, and a request stuck on a dead Redis must be answered well before.
+/// How long one Redis operation may take, connecting and its one retry after a lost
+/// connection included, unless [`RedisConfig::timeout`] sets another. Past it the operation
+/// fails (503): the sender's own timeout is 15 s, and a request stuck on a dead Redis must
+/// be answered well before.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often the health task checks a working connection (`PING`): a connection Redis
+/// closed while idle is made again within this, before a request needs it, and an idle
+/// connection is never idle long enough for Redis's `timeout` (1 s at the least) to close it.
+const HEALTH_INTERVAL: Duration = Duration::from_millis(500);
+
+/// How often the health task tries again while the connection is down: once Redis accepts
+/// connections, the connection is back within about this (well inside the second the
+/// receiver promises).
+const RECONNECT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Where Redis is and how to name the keys: the URL, the key prefix and the timeout of one
 /// operation.
@@ -196,12 +236,12 @@ impl RedisConfig {
         self.timeout
     }
 
-    /// A connection to this Redis, established lazily: no I/O happens here, so a replica
-    /// starts (and answers 503) while Redis is down, and serves as soon as it is back. Call
-    /// [`RedisConnection::ping`] to check the server at start.
+    /// A connection to this Redis, made in the background by its health task: this call
+    /// does no I/O, so a replica starts (and answers 503) while Redis is down, and serves
+    /// as soon as it is back. Call [`RedisConnection::ping`] to check the server at start.
     ///
-    /// Must be called inside a tokio runtime (the connection's reconnecting task is spawned
-    /// on it).
+    /// Must be called inside a tokio runtime: the connection's health task is spawned on it
+    /// (see [`RedisConnection`]); it ends when the last clone of the connection is dropped.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -235,27 +275,79 @@ impl RedisConfig {
                 "a Redis connection must be made inside a tokio runtime",
             ));
         }
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            // No retries inside one reconnection: a request that waits for the connection
-            // would wait through every backoff (seconds), when it should fail fast with a
-            // 503. A failed reconnection is tried again by the next request.
-            .set_number_of_retries(0);
-        let manager =
-            ConnectionManager::new_lazy_with_config(client, manager_config).map_err(|_| {
-                ConfigError::new(
-                    ConfigErrorKind::InvalidUrl,
-                    "the Redis URL asks for something this build cannot do",
-                )
-            })?;
-        Ok(RedisConnection {
-            inner: Arc::new(Inner {
-                manager,
-                prefix: self.prefix.clone().into_boxed_str(),
-                timeout: self.timeout,
-            }),
-        })
+        let manager = new_manager(&client, self.timeout).map_err(|_| {
+            ConfigError::new(
+                ConfigErrorKind::InvalidUrl,
+                "the Redis URL asks for something this build cannot do",
+            )
+        })?;
+        let inner = Arc::new(Inner {
+            manager: RwLock::new(manager),
+            client,
+            prefix: self.prefix.clone().into_boxed_str(),
+            timeout: self.timeout,
+        });
+        // Weak: the task must not keep the connection alive once every handle is gone.
+        tokio::spawn(watch(Arc::downgrade(&inner)));
+        Ok(RedisConnection { inner })
+    }
+}
+
+/// A lazy `ConnectionManager` (no I/O until it is used) whose every step is bounded by
+/// `timeout`.
+fn new_manager(client: &redis::Client, timeout: Duration) -> redis::RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        // No backoff inside one reconnection: a request that waits for the connection would
+        // wait through every delay (seconds), when it should fail fast with a 503. The
+        // health task tries again every `RECONNECT_INTERVAL` instead, and so does a request.
+        .set_number_of_retries(0);
+    ConnectionManager::new_lazy_with_config(client.clone(), config)
+}
+
+/// The health task: checks the connection with `PING`, so that a dead one is noticed and
+/// made again before a request needs it. redis-rs reconnects only when a command fails on
+/// the connection; without this, the first request after Redis came back (or after Redis
+/// closed an idle connection) would be the one to fail.
+///
+/// A `PING` that fails on the connection (closed, refused) sets redis-rs reconnecting, in
+/// the background; the next check, `RECONNECT_INTERVAL` later, sees whether that worked and
+/// starts another attempt if not. A `PING` that gets no answer within the timeout (Redis on
+/// a host that vanished without closing the socket, as after some failovers) does not make
+/// redis-rs reconnect at all, so the whole manager is replaced by a new one: requests then
+/// use a new socket, and any still on the old one finish there.
+async fn watch(inner: Weak<Inner>) {
+    let mut pause = Duration::ZERO;
+    loop {
+        tokio::time::sleep(pause).await;
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        let (mut manager, timeout) = (strong.manager(), strong.timeout);
+        drop(strong);
+        let answer = tokio::time::timeout(
+            timeout,
+            redis::cmd("PING").query_async::<redis::Value>(&mut manager),
+        )
+        .await;
+        pause = match answer {
+            Ok(Ok(_)) => HEALTH_INTERVAL,
+            Ok(Err(err)) if !err.is_timeout() => RECONNECT_INTERVAL,
+            _ => {
+                let Some(strong) = inner.upgrade() else {
+                    return;
+                };
+                if let Ok(fresh) = new_manager(&strong.client, timeout) {
+                    tracing::debug!("Redis did not answer PING in time: a new connection");
+                    *strong
+                        .manager
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner) = fresh;
+                }
+                RECONNECT_INTERVAL
+            }
+        };
     }
 }
 
@@ -273,6 +365,16 @@ impl fmt::Debug for RedisConfig {
 /// A connection to Redis shared by a [`RedisStore`] and a [`RedisBinding`] (clones share it):
 /// one multiplexed socket that reconnects by itself, the key prefix and the timeout.
 ///
+/// A health task checks the socket every half second (`PING`; every 100 ms while Redis is
+/// unreachable), so a connection Redis closed (a restart, `CLIENT KILL`, an idle timeout, a
+/// failover) is made again without a request paying for it: from about 100 ms after Redis
+/// accepts connections again, requests find one ready. A request whose command failed on a
+/// lost connection (closed, reset, refused, a broken pipe) is run once more on a new one,
+/// within the same [timeout](Self::timeout); every command this crate sends is a script
+/// that answers the same when run twice (see [`RedisStore`] and [`RedisBinding`]), so a
+/// command that ran but lost its answer is repeated safely. A command that got no answer in
+/// time is not repeated: it fails (503), and the provider retries later.
+///
 /// ```no_run
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use vocals_callback::redis::RedisConfig;
@@ -288,9 +390,22 @@ pub struct RedisConnection {
 }
 
 struct Inner {
-    manager: ConnectionManager,
+    /// Replaced by the health task when the connection hangs; read (and cloned: an `Arc`)
+    /// once per attempt, uncontended otherwise.
+    manager: RwLock<ConnectionManager>,
+    /// To make a new manager with.
+    client: redis::Client,
     prefix: Box<str>,
     timeout: Duration,
+}
+
+impl Inner {
+    fn manager(&self) -> ConnectionManager {
+        self.manager
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl RedisConnection {
@@ -310,9 +425,9 @@ impl RedisConnection {
     ///
     /// A [`StoreError`] when Redis is unreachable, answers an error or too late.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.manager();
+        // PING changes nothing: safe to repeat.
         let answer: String = self
-            .run(async move { redis::cmd("PING").query_async(&mut conn).await })
+            .run(|mut conn| async move { redis::cmd("PING").query_async(&mut conn).await })
             .await?;
         if answer == "PONG" {
             Ok(())
@@ -333,24 +448,48 @@ impl RedisConnection {
         self.inner.timeout
     }
 
-    /// A handle on the shared connection (an `Arc` clone: redis-rs wants `&mut`).
-    pub(crate) fn manager(&self) -> ConnectionManager {
-        self.inner.manager.clone()
-    }
-
-    /// Runs one Redis operation under the timeout; any failure becomes a [`StoreError`].
-    pub(crate) async fn run<T>(
-        &self,
-        op: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
+    /// Runs one Redis operation under the timeout, given a handle on the shared connection
+    /// (an `Arc` clone: redis-rs wants `&mut`); any failure becomes a [`StoreError`].
+    ///
+    /// `op` must be **safe to repeat**: when it fails on a lost connection it is run once
+    /// more, on the new connection redis-rs is making (the failure started it), and the
+    /// first run may have been executed by Redis with only its answer lost. Each caller
+    /// says why its command is.
+    pub(crate) async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let attempts = async {
+            match op(self.inner.manager()).await {
+                Err(err) if lost_connection(&err) => {
+                    tracing::debug!(
+                        error = &err as &dyn std::error::Error,
+                        "Redis connection lost: the command runs again on a new one"
+                    );
+                    op(self.inner.manager()).await
+                }
+                answer => answer,
+            }
+        };
+        // One deadline for both runs, so the retry costs no more than the timeout promises.
         // The connection has its own response timeout, but a request that waits for a
         // reconnection is bounded only by this one.
-        match tokio::time::timeout(self.inner.timeout, op).await {
+        match tokio::time::timeout(self.inner.timeout, attempts).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(StoreError::new(RedisFailure(err))),
             Err(_) => Err(StoreError::new(RedisFailure::timed_out())),
         }
     }
+}
+
+/// A failure of the connection rather than of the command: closed, reset, aborted or
+/// refused, a broken pipe, a socket that is not connected (or, for a Unix socket, not
+/// there). The command did not run, or ran and lost its answer with the connection. Never
+/// a timeout: a command that got no answer in time may still be running, and the deadline
+/// is spent anyway.
+fn lost_connection(err: &redis::RedisError) -> bool {
+    !err.is_timeout() && (err.is_connection_dropped() || err.is_connection_refusal())
 }
 
 impl fmt::Debug for RedisConnection {

@@ -25,11 +25,17 @@ use crate::{
 /// stages `KEYS[2..]` is done (`{3, i}` for the last such `KEYS[i + 1]`: the latest stage,
 /// as the memory store reports it). `{0}` is a new claim. One script, so the checks and the
 /// `SET` are one atomic step: two replicas claiming one key at once get one `{0}`.
+///
+/// Idempotent for its token: a key that already holds `ARGV[1]` was taken by an earlier run
+/// of this very claim (tokens are 64 random bits, drawn per claim), so it answers `{0}`
+/// again, leaving the lease as that run set it. Run again after its answer was lost, the
+/// claim is still the delivery's own, not "in flight" behind itself.
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local v = redis.call('GET', KEYS[1])
 if v == 'done' then return {1} end
+if v == ARGV[1] then return {0} end
 if v then
   return {2, redis.call('PTTL', KEYS[1])}
 end
@@ -46,13 +52,18 @@ return {0}
 
 /// Marks `KEYS[1]` done for `ARGV[2]` ms whoever holds it: the event was handled, even by
 /// an owner whose lease was taken over (the trait's rule). Answers `1` when `ARGV[1]` still
-/// owned the key, `0` otherwise (logged: the lease was too short for that handler).
+/// owned the key, `2` when it was done already, `0` otherwise (logged: the lease was too
+/// short for that handler).
+///
+/// Idempotent: run again, it writes the same `done` (its retention counted from the second
+/// run) and answers `2`; nothing reads that answer but a debug log.
 static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local owned = redis.call('GET', KEYS[1]) == ARGV[1]
+local v = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
-if owned then return 1 end
+if v == ARGV[1] then return 1 end
+if v == 'done' then return 2 end
 return 0
 ",
     )
@@ -60,6 +71,9 @@ return 0
 
 /// Deletes `KEYS[1]` if token `ARGV[1]` still owns it: a stale owner cannot release the
 /// claim of the delivery that took over, nor a done key.
+///
+/// Idempotent: run again, the key is gone (`0`), or held by another delivery's claim made
+/// in between, whose token is not `ARGV[1]`, so it is left alone.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -87,12 +101,16 @@ return 0
 ///   event was handled), noting a stale token in the log.
 /// - **release**: a script that deletes the key only for its owner's token.
 /// - Leases and retention are timed by Redis; the `now` of requests is not used.
-/// - Any Redis failure, or an operation past the [timeout](super::RedisConfig::timeout),
-///   is a [`StoreError`]: the service answers 503 with `Retry-After`. A claim whose answer
-///   was lost may have been taken: the retry then finds it `InFlight` (409) until the
-///   lease runs out, and runs. A completion whose answer was lost may not have been
-///   written: the key is reclaimed after the lease and the event runs again (handlers must
-///   be idempotent).
+/// - Each script answers the same when run twice (the claim recognises its own token), so
+///   an operation that failed on a lost connection (closed, reset, refused) is run once
+///   more on a new one, within the same [timeout](super::RedisConfig::timeout): a claim
+///   that took the key but lost its answer is answered `New` on that run, not `InFlight`.
+/// - Any other Redis failure, or an operation past the timeout, is a [`StoreError`]: the
+///   service answers 503 with `Retry-After`. An operation that got no answer in time is
+///   not repeated (it may still run). A claim whose answer did not come may have been
+///   taken: the provider's retry then finds it `InFlight` (409) until the lease runs out,
+///   and runs. A completion whose answer did not come may not have been written: the key
+///   is reclaimed after the lease and the event runs again (handlers must be idempotent).
 ///
 /// See the [module docs](super) for what Redis guarantees (and does not) across restarts,
 /// failovers and eviction.
@@ -218,10 +236,11 @@ impl RedisStore {
             .arg(token)
             .arg(px(req.lease()))
             .arg(u8::from(req.late_stage_guard()));
-        let mut conn = self.redis.manager();
+        // Safe to repeat: the same token, and CLAIM answers its own token's key as new.
+        let invocation = &invocation;
         let answer: Vec<i64> = self
             .redis
-            .run(async move { invocation.invoke_async(&mut conn).await })
+            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await?;
         match answer.as_slice() {
             [0] => Ok(Claim::New(ClaimToken::new(token))),
@@ -275,17 +294,25 @@ impl DedupStore for RedisStore {
     ) -> Result<(), StoreError> {
         let mut invocation = COMPLETE.key(self.key(key));
         invocation.arg(token.get()).arg(px(self.retention));
-        let mut conn = self.redis.manager();
+        // Safe to repeat: COMPLETE writes the same `done` again.
+        let invocation = &invocation;
         let owned: i64 = self
             .redis
-            .run(async move { invocation.invoke_async(&mut conn).await })
+            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await?;
-        if owned == 0 {
-            tracing::debug!(
+        match owned {
+            0 => tracing::debug!(
                 task_id = key.task_id(),
                 stage = key.stage().as_str(),
                 "completed a claim whose lease another delivery had taken over"
-            );
+            ),
+            2 => tracing::debug!(
+                task_id = key.task_id(),
+                stage = key.stage().as_str(),
+                "completed a claim already done (this completion run again, or a delivery \
+                 that took over the lease finished first)"
+            ),
+            _ => {}
         }
         Ok(())
     }
@@ -293,10 +320,11 @@ impl DedupStore for RedisStore {
     async fn release(&self, key: &DedupKey<'_>, token: ClaimToken) -> Result<(), StoreError> {
         let mut invocation = RELEASE.key(self.key(key));
         invocation.arg(token.get());
-        let mut conn = self.redis.manager();
+        // Safe to repeat: RELEASE deletes only this token's claim, which cannot come back.
+        let invocation = &invocation;
         let _deleted: i64 = self
             .redis
-            .run(async move { invocation.invoke_async(&mut conn).await })
+            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use std::{
     fmt,
-    io::{self, Read as _, Write as _},
+    io::{self, BufRead as _, BufReader, Read as _, Write as _},
     net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream},
     path::PathBuf,
     process::{Child, Command, Stdio},
@@ -26,7 +26,9 @@ const STARTUP: Duration = Duration::from_secs(15);
 /// installs it before the tests run.
 ///
 /// [`kill`](Self::kill) and [`restart`](Self::restart) (on the same port) test what a
-/// client does when Redis goes away and comes back.
+/// client does when Redis goes away and comes back; [`kill_clients`](Self::kill_clients)
+/// what it does when Redis closes its connection (as an idle timeout or a failover does),
+/// and [`clients`](Self::clients) whether it has connected again by itself.
 ///
 /// The methods block (they start a process and wait for it): call them from a test's
 /// body, not from a busy runtime's worker.
@@ -120,6 +122,104 @@ impl RedisServer {
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         }
+    }
+
+    /// Sends one command over a connection of its own and answers the reply as text: a
+    /// simple string, a bulk string (empty for nil) or an integer in decimal. For a look at
+    /// the server that does not go through the client under test.
+    ///
+    /// ```
+    /// use vocals_callback::testkit::RedisServer;
+    ///
+    /// let redis = RedisServer::start()?;
+    /// assert_eq!(redis.command(&["SET", "k", "v"])?, "OK");
+    /// assert_eq!(redis.command(&["GET", "k"])?, "v");
+    /// assert_eq!(redis.command(&["EXISTS", "k"])?, "1");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When the server is not running or does not answer within a second; an error reply
+    /// (`-ERR …`) as [`io::ErrorKind::Other`] with its text; an array reply as
+    /// [`io::ErrorKind::Unsupported`] (no command this is meant for answers one).
+    pub fn command(&self, args: &[&str]) -> io::Result<String> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        let mut request = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in args {
+            request.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            request.extend_from_slice(arg.as_bytes());
+            request.extend_from_slice(b"\r\n");
+        }
+        stream.write_all(&request)?;
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end_matches(['\r', '\n']);
+        let (kind, rest) = line.split_at(line.len().min(1));
+        match kind {
+            "+" | ":" => Ok(rest.to_owned()),
+            "-" => Err(io::Error::other(rest.to_owned())),
+            "$" if rest == "-1" => Ok(String::new()),
+            "$" => {
+                let len: usize = rest
+                    .parse()
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, line.to_owned()))?;
+                let mut bulk = vec![0u8; len + 2];
+                reader.read_exact(&mut bulk)?;
+                bulk.truncate(len);
+                String::from_utf8(bulk).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+            }
+            "*" => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "an array reply (not read by this helper)",
+            )),
+            _ => Err(io::Error::new(io::ErrorKind::InvalidData, line.to_owned())),
+        }
+    }
+
+    /// Closes every client connection (`CLIENT KILL TYPE normal`) but the one it asks on,
+    /// as Redis does to an idle client past its `timeout`, or a failover to everyone; answers
+    /// how many were closed.
+    ///
+    /// ```
+    /// use vocals_callback::testkit::RedisServer;
+    ///
+    /// let redis = RedisServer::start()?;
+    /// assert_eq!(redis.kill_clients()?, 0); // no client is connected
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`command`](Self::command).
+    pub fn kill_clients(&self) -> io::Result<u64> {
+        let killed = self.command(&["CLIENT", "KILL", "TYPE", "normal"])?;
+        killed
+            .parse()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, killed))
+    }
+
+    /// How many normal clients are connected, not counting the connection that asks: a
+    /// client that reconnects by itself shows here without sending anything.
+    ///
+    /// ```
+    /// use vocals_callback::testkit::RedisServer;
+    ///
+    /// let redis = RedisServer::start()?;
+    /// assert_eq!(redis.clients()?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`command`](Self::command).
+    pub fn clients(&self) -> io::Result<usize> {
+        // One line per client, this one's included.
+        let list = self.command(&["CLIENT", "LIST", "TYPE", "normal"])?;
+        Ok(list.lines().count().saturating_sub(1))
     }
 
     /// Starts `redis-server` on `self.port` and waits for its `PONG`.
