@@ -27,18 +27,25 @@ use vocals_callback::{
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 const TASK_ID: &str = "65e563474bd7b6485dfb229eb92324a8";
 const TS: u64 = 1_758_044_664;
-const BODY: &[u8] = include_bytes!("../../tests/fixtures/bodies/complete.json");
+const COMPLETE: &[u8] = include_bytes!("../../tests/fixtures/bodies/complete.json");
+const TEXT: &[u8] = include_bytes!("../../tests/fixtures/bodies/text.json");
 
 type Handler = fn(VocalsEvent) -> std::future::Ready<HandlerResult>;
 
-/// `BODY` for `task_id` (same length as the fixture's), signed at `TS`.
-fn request(task_id: &str) -> Request<Full<Bytes>> {
-    let text = std::str::from_utf8(BODY).unwrap().replace(TASK_ID, task_id);
+/// `body` for `task_id` (same length as the fixture's), signed at `TS`.
+fn request(body: &[u8], task_id: &str) -> Request<Full<Bytes>> {
+    let text = std::str::from_utf8(body).unwrap().replace(TASK_ID, task_id);
     kie_request(KEY, task_id, TS, text.into_bytes())
 }
 
 fn main() {
     let n: u64 = std::env::args().nth(1).expect("a count").parse().unwrap();
+    // The 1.6 KB `complete` by default; `text` (146 B) for the fixed cost of the service.
+    let body = match std::env::args().nth(2).as_deref() {
+        None | Some("complete") => COMPLETE,
+        Some("text") => TEXT,
+        Some(other) => panic!("no body {other}: complete or text"),
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -50,7 +57,7 @@ fn main() {
         .build()
         .unwrap();
     let reqs = (0..n)
-        .map(|i| request(&format!("{:032x}", i + 1)))
+        .map(|i| request(body, &format!("{:032x}", i + 1)))
         .collect();
     serve_all(&rt, &svc, reqs);
 }
