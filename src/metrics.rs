@@ -29,12 +29,23 @@
 //! signature. A timestamp ahead of the clock (allowed inside the tolerance) reads 0. A
 //! delivery refused before it was verified has no trusted timestamp and is not sampled.
 //!
+//! Queries an operator starts from (PromQL): the share of refused deliveries,
+//! `sum(rate(vocals_callback_deliveries_total{outcome="rejected"}[5m])) /
+//! sum(rate(vocals_callback_deliveries_total[5m]))`; the refusals that are ours, each one
+//! spending one of the provider's three retries,
+//! `sum by (kind) (rate(vocals_callback_rejections_total{kind=~"binding_cache_full|store_unavailable|queue_full|shutting_down|handler_.*"}[5m]))`;
+//! the handler's 99th percentile, `histogram_quantile(0.99, sum by (le)
+//! (rate(vocals_callback_handler_duration_seconds_bucket[5m])))`.
+//!
 //! # Cost, and when to install the recorder
 //!
 //! The service takes its handles (atomics in the recorder) **once, when it is built**, and
-//! a request updates them without any lookup: a few atomic additions, and two clock reads
-//! for the histograms. **Install the recorder before building the service**: handles taken
-//! before that are no-ops, and stay so. Without the feature, none of this is compiled.
+//! a request updates them without any lookup: one counter per answer (two for a refusal),
+//! one per handler call, a histogram sample with a clock read at each end of a handler
+//! call and one at the answer of a signed callback. **Install the recorder before building
+//! the service**: handles taken before that are no-ops, and stay so (with no recorder at
+//! all, each update is a branch on an empty handle). Without the feature, none of this is
+//! compiled.
 //!
 //! Counters and histograms are recorded as things happen. The gauges are read from the
 //! stores, some under a lock, so they are set only when
