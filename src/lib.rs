@@ -8,7 +8,8 @@
 //! - A [`VocalsHandler`] gets each event once, with its [`Delivery`] (callback or polled,
 //!   which attempt, which key signed it); [`handler`] has the routing for adaptors that wrap
 //!   a handler. [`VocalsService::ingest`] runs polled results through the same dedup and
-//!   handler; [`VocalsService::stats`] counts outcomes.
+//!   handler; [`VocalsService::stats`] counts outcomes, and [`metrics`] (feature
+//!   `metrics`) reports them to a recorder such as Prometheus's.
 //! - The [`backend`] is where state lives, chosen once: in memory (the default) or Redis
 //!   (feature `redis`, [`redis`]), the dedup store and the binding always together.
 //!
@@ -103,6 +104,10 @@
     doc = "\n\n[`redis`]: https://docs.rs/vocals-callback/latest/vocals_callback/redis/"
 )]
 #![cfg_attr(
+    not(feature = "metrics"),
+    doc = "\n\n[`metrics`]: https://docs.rs/vocals-callback/latest/vocals_callback/metrics/"
+)]
+#![cfg_attr(
     not(feature = "testkit"),
     doc = "\n\n[`testkit`]: https://docs.rs/vocals-callback/latest/vocals_callback/testkit/"
 )]
@@ -127,6 +132,9 @@ mod event;
 mod failure;
 pub mod handler;
 pub mod lyrics;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
 mod parse;
 pub mod record_info;
 #[cfg(feature = "redis")]

@@ -297,6 +297,10 @@ impl Default for MemoryStore {
 }
 
 impl DedupStore for MemoryStore {
+    fn entries(&self) -> Option<usize> {
+        Some(self.len())
+    }
+
     async fn claim(&self, req: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
         self.claim_now(req)
     }

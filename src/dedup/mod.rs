@@ -291,4 +291,20 @@ pub trait DedupStore: Send + Sync + 'static {
         key: &DedupKey<'_>,
         token: ClaimToken,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The entries held now, if the store can tell without a round trip (it is read for the
+    /// `vocals_callback_dedup_entries` gauge, feature `metrics`, on every scrape). `None`,
+    /// the default, for a store that cannot: the gauge is then left out rather than shown
+    /// as 0. [`MemoryStore`] answers its [`len`](MemoryStore::len) (tasks, each holding
+    /// its stages); the Redis store answers `None` (Redis's own metrics count its keys).
+    ///
+    /// ```
+    /// use vocals_callback::dedup::{DedupStore, MemoryStore};
+    ///
+    /// assert_eq!(MemoryStore::new(1_000)?.entries(), Some(0));
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    fn entries(&self) -> Option<usize> {
+        None
+    }
 }

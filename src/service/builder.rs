@@ -253,10 +253,15 @@ impl<H: VocalsHandler, B: Backend> Builder<H, B> {
             None => self.handler_timeout + Duration::from_secs(1),
             Some(queue) => queue.lease(self.handler_timeout),
         };
+        // Taken from the recorder installed now: see the `metrics` module.
+        #[cfg(feature = "metrics")]
+        let metrics = crate::metrics::Handles::register(&dedup, &binding);
         let state = Arc::new(State {
             handler: self.handler,
             dedup,
             counters: Counters::default(),
+            #[cfg(feature = "metrics")]
+            metrics,
             handler_timeout: self.handler_timeout,
             lease,
             deliver_late_stages: self.deliver_late_stages,

@@ -23,6 +23,8 @@ pub(super) async fn call<H: VocalsHandler, D>(
 ) -> Result<(), HandlerFailure> {
     // Counted down by the guard, so a call cancelled with its request still leaves.
     let _running = InFlight::enter(&state.counters);
+    #[cfg(feature = "metrics")]
+    let timed = state.metrics.handler_call(&event);
     let mut call = CatchUnwind(pin!(state.handler.handle(event, delivery)));
     // Arm the timer only if the handler waits: one that answers on its first poll (a
     // send to a channel, a no-op) costs no timer registration. A handler that blocks
@@ -39,6 +41,8 @@ pub(super) async fn call<H: VocalsHandler, D>(
         Err(_) => Err(HandlerFailure::TimedOut),
     };
     state.counters.handled(result.is_ok());
+    #[cfg(feature = "metrics")]
+    timed.finished(&result);
     result
 }
 

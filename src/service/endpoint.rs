@@ -126,6 +126,47 @@ impl<H, B: Backend> VocalsService<H, B> {
             .snapshot(pipeline.dispatcher.depth())
     }
 
+    /// Sets the gauges of the [`metrics`](crate::metrics) module (feature `metrics`): handler
+    /// calls in flight, queue depth, and the sizes of the dedup store and the binding.
+    ///
+    /// Counters and histograms are recorded as requests are answered; the gauges are read
+    /// from the stores (some under their lock), so they are set here rather than on every
+    /// request. Call it before rendering each scrape (the receiver does) or from a timer.
+    ///
+    /// ```
+    /// use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    /// use vocals_callback::{HandlerResult, VocalsEvent, VocalsService};
+    ///
+    /// let recorder = DebuggingRecorder::new();
+    /// let snapshots = recorder.snapshotter();
+    /// // The service takes its handles from the recorder current when it is built.
+    /// let svc = metrics::with_local_recorder(&recorder, || {
+    ///     VocalsService::builder(|_e: VocalsEvent| async { HandlerResult::Ok(()) })
+    ///         .insecure_accept_unverified()
+    ///         .build()
+    /// })?;
+    /// svc.record_gauges();
+    /// let dedup = snapshots.snapshot().into_vec().into_iter().find_map(|(key, _, _, value)| {
+    ///     (key.key().name() == "vocals_callback_dedup_entries").then_some(value)
+    /// });
+    /// assert_eq!(dedup, Some(DebugValue::Gauge(0.0.into())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn record_gauges(&self) {
+        let (pipeline, state) = (&self.pipeline, &self.pipeline.state);
+        state.metrics.set_gauges(
+            &state.dedup,
+            &pipeline.binding,
+            state
+                .counters
+                .in_flight
+                .load(std::sync::atomic::Ordering::Relaxed),
+            pipeline.dispatcher.depth(),
+        );
+    }
+
     /// The handler (an `Arc<H>` handler gives back the very `Arc` shared with the rest of
     /// the program).
     #[must_use]

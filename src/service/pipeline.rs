@@ -56,6 +56,8 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         let started = log::timing().then(Instant::now);
         let outcome = self.run(req).await.unwrap_or_else(Outcome::Rejected);
         self.state.counters.record(&outcome);
+        #[cfg(feature = "metrics")]
+        self.state.metrics.answered(&outcome);
         log::outcome(&outcome, started.map(|t| t.elapsed()));
         response::of(&outcome)
     }
@@ -95,6 +97,12 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         } = admit(&parts, peer, &bytes, now, &self.verifiers, headers_checked)?;
         // The request's head is spent: the future does not carry it across the awaits.
         drop(parts);
+        // Samples the signed-to-answer delay when `run` returns, with the answer decided.
+        #[cfg(feature = "metrics")]
+        let _answered = self
+            .state
+            .metrics
+            .until_answered(&delivery, || self.state.clock.now());
         if let Some(label) = delivery.key_label_shared() {
             self.state.counters.signed_by(label);
         }
@@ -119,6 +127,8 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
             .await
             .unwrap_or_else(Outcome::Rejected);
         self.state.counters.record(&outcome);
+        #[cfg(feature = "metrics")]
+        self.state.metrics.answered(&outcome);
         outcome
     }
 

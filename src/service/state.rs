@@ -14,6 +14,8 @@ pub(super) struct State<H, D> {
     pub(super) handler: H,
     pub(super) dedup: D,
     pub(super) counters: Counters,
+    #[cfg(feature = "metrics")]
+    pub(super) metrics: crate::metrics::Handles,
     /// How long one handler call may run.
     pub(super) handler_timeout: Duration,
     /// How long a claim holds before another delivery may take it over.

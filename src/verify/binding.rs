@@ -71,6 +71,38 @@ pub trait BindingStore: Send + Sync + 'static {
         stage: Stage,
         now: SystemTime,
     ) -> impl Future<Output = Result<(), Rejection>> + Send;
+
+    /// The signatures bound now, if the store can tell without a round trip (read for the
+    /// `vocals_callback_binding_entries` gauge, feature `metrics`, on every scrape). `None`,
+    /// the default, for a store that cannot (the Redis binding: its keys are Redis's).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::verify::{BindingCache, BindingStore};
+    ///
+    /// let cache = BindingCache::new(1_000, Duration::from_secs(300))?;
+    /// assert_eq!(BindingStore::entries(&cache), Some(0));
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    fn entries(&self) -> Option<usize> {
+        None
+    }
+
+    /// The memory the bindings take in this process, in bytes, if the store knows it (the
+    /// `vocals_callback_binding_memory_bytes` gauge). `None`, the default, for a store
+    /// whose memory is elsewhere (Redis).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vocals_callback::verify::{BindingCache, BindingStore};
+    ///
+    /// let cache = BindingCache::new(1_000, Duration::from_secs(300))?;
+    /// assert_eq!(cache.memory_bytes(), Some(cache.memory_bound()));
+    /// # Ok::<(), vocals_callback::ConfigError>(())
+    /// ```
+    fn memory_bytes(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The memory a [`BindingCache`] may take unless
@@ -539,6 +571,14 @@ impl BindingStore for BindingCache {
     ) -> impl Future<Output = Result<(), Rejection>> + Send {
         // In process: bound before the future is even polled.
         future::ready(self.bind_signed(signed, body, Some(stage), now))
+    }
+
+    fn entries(&self) -> Option<usize> {
+        Some(self.len())
+    }
+
+    fn memory_bytes(&self) -> Option<usize> {
+        Some(self.memory_used())
     }
 }
 

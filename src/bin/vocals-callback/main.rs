@@ -17,6 +17,7 @@ use std::{io, io::IsTerminal, process::ExitCode};
 use clap::{Parser, Subcommand};
 
 mod receive;
+mod scrape;
 mod simulate;
 
 /// The Add Vocals callback receiver and its delivery simulator.

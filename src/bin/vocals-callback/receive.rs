@@ -4,7 +4,8 @@
 //! event's fields and a `delivery` object (`source`, `attempt`, `received_at`, and for a
 //! verified callback `scheme`, `key_label`, `signed_at`); none with `--quiet`, for load
 //! tests. Logs go to standard error (`RUST_LOG` filters them), `listening on http://ADDR/PATH`
-//! once the socket is bound. With no key and no `--insecure`, a random key is generated and
+//! once the socket is bound (after `metrics on http://ADDR/metrics` with `--metrics`, see
+//! `scrape.rs`). With no key and no `--insecure`, a random key is generated and
 //! printed on stderr, so the receiver is secure out of the box. SIGINT or SIGTERM stop it
 //! gracefully: no new connections, in-flight requests and handlers finish (10 s at most).
 
@@ -96,6 +97,9 @@ pub(crate) struct Args {
     /// Print no event lines (for load tests).
     #[arg(long)]
     quiet: bool,
+    /// Serve metrics in the Prometheus text format on http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR", env = "VOCALS_METRICS")]
+    metrics: Option<SocketAddr>,
 }
 
 /// Runs the receiver until SIGINT or SIGTERM.
@@ -186,6 +190,7 @@ fn builder(args: &Args) -> Result<Builder<Printer>, Box<dyn StdError>> {
 }
 
 async fn serve_args(args: Args) -> Result<(), Box<dyn StdError>> {
+    crate::scrape::install(args.metrics)?;
     let builder = builder(&args)?;
     match args.redis.clone() {
         None => {
@@ -234,6 +239,7 @@ async fn serve<B: Backend>(
     let app = layer.layer(tower::service_fn(|_: Request<Incoming>| async {
         Ok::<_, Infallible>(not_found())
     }));
+    crate::scrape::serve(args.metrics, &svc).await?;
     let listener = TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     eprintln!("listening on http://{addr}{}", args.path);
