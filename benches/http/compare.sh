@@ -8,12 +8,14 @@
 #             kie.ai signature (the headline: what a user pays per new event)
 #   insecure  `receive --quiet --threads 1 --insecure`, new events, unsigned
 #   recall    `receive --quiet --threads 1`, one signed body sent again and again (exact
-#             retries, answered `duplicate`: a separate row, never the headline)
+#             retries; the whole pipeline runs and the dedup claim answers `duplicate`, as
+#             the byte-identical recall was removed: a separate row, never the headline)
 #   axum      an axum 0.8 route taking Json<serde_json::Value> (baseline_axum.rs)
 #
 # usage: benches/http/compare.sh [ROW...]
 # env:   ROUNDS=3 DURATION=10 WARMUP=2 CONNECTIONS=32 PORT=3950 BODY=complete
 #        SERVER_CPU=0 LOAD_CPU=1 (the cores the server and the load generator are pinned to)
+#        RECEIVE_ARGS= (more flags for the receiver rows; default: none, its defaults)
 #
 # The load is `vocals-callback load` (src/bin/vocals-callback/load.rs) on a current-thread
 # runtime pinned to LOAD_CPU: CONNECTIONS keep-alive HTTP/1 connections, one request in
@@ -30,6 +32,10 @@
 # are computed from it in the same run. Every answer must be 200: a row with any other
 # answer (for a receiver on today's defaults, 503 `binding_cache_full` past 100 000 new
 # events) is marked INVALID, since refusals cost less than handling, and the script exits 1.
+# A receiver row sees rate × (WARMUP + DURATION) new signatures: past what its binding holds
+# for the 300 s window (100 000 today; 900 000 in the default 64 MiB once the time-bucketed
+# binding lands, which a one-core receiver at ~80 000/s exceeds in 12 s) it refuses, so on
+# a fast machine pass RECEIVE_ARGS="--binding-memory MIB" or shorten the rounds.
 # Generated files go under $CARGO_TARGET_DIR (or target/)/http-compare.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -78,6 +84,8 @@ cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 start_server() { # row round -> sets PID
   local row=$1 log="$OUT/$1-$2.log"
   local receive=("$CLI" receive --listen "127.0.0.1:$PORT" --path "$PATH_" --quiet --threads 1)
+  # shellcheck disable=SC2206 # RECEIVE_ARGS is a list of flags
+  receive+=(${RECEIVE_ARGS:-})
   case $row in
     signed|recall) taskset -c "$SERVER_CPU" "${receive[@]}" --key "$KEY" 2>"$log" & ;;
     insecure)      taskset -c "$SERVER_CPU" "${receive[@]}" --insecure 2>"$log" & ;;
@@ -161,7 +169,7 @@ label = {
     "hyper": "bare hyper reading the body",
     "signed": "the receiver, signed new events",
     "insecure": "the receiver `--insecure`, new events",
-    "recall": "the receiver, one signed body repeated (recall, not the headline)",
+    "recall": "the receiver, one signed body repeated (exact retries: not the headline)",
     "axum": "axum `Json<serde_json::Value>`",
 }
 agg = {}
