@@ -1,6 +1,7 @@
 //! The installed command as a new user meets it: `vocals-callback receive`, then
 //! `vocals-callback simulate` pointed at it, every answer as expected; the receiver's event
-//! lines; and the exit codes of a bad key and a usage error.
+//! lines; the exit codes of a bad key and a usage error; and `vocals-callback load` against
+//! it, its counts matching what the receiver handled.
 
 use std::{
     io::{BufRead, BufReader},
@@ -66,6 +67,27 @@ impl Receiver {
             key: key.expect("no key given: one is generated and printed"),
             lines,
         }
+    }
+
+    fn load(&self, key: &str, extra: &[&str]) -> (i32, String) {
+        let out = Command::new(EXE)
+            .args([
+                "load",
+                "--url",
+                &self.url,
+                "--key",
+                key,
+                "--connections",
+                "4",
+            ])
+            .args(extra)
+            .env_remove("VOCALS_KEYS")
+            .output()
+            .expect("running vocals-callback load");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn simulate(&self, key: &str, extra: &[&str]) -> (i32, String) {
@@ -134,4 +156,67 @@ fn a_wrong_key_and_a_usage_error_end_in_their_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(usage.status.code(), Some(2), "clap's usage error");
+}
+
+/// The value of `key=` on the `summary` line of a load report.
+fn summary(out: &str, key: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("summary "))
+        .unwrap_or_else(|| panic!("no summary line: {out}"));
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn load_sends_new_signed_events_and_counts_every_answer() {
+    // Not --quiet: every handled event prints its line, so the receiver's own count is
+    // checked against the generator's.
+    let rx = Receiver::start(&["--threads", "1"]);
+    let (code, out) = rx.load(&rx.key, &["--requests", "300", "--expect-status", "200"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(summary(&out, "sent"), 300, "{out}");
+    assert_eq!(summary(&out, "answered"), 300, "{out}");
+    assert_eq!(summary(&out, "status_200"), 300, "{out}");
+    assert_eq!(summary(&out, "received"), 300, "{out}");
+    assert_eq!(summary(&out, "unexpected"), 0, "{out}");
+    assert!(out.contains("  200 received: 300"), "{out}");
+    // 300 events, each a task of its own.
+    let mut tasks = std::collections::HashSet::new();
+    for _ in 0..300 {
+        let line = rx.lines.recv_timeout(Duration::from_secs(5)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(line["stage"], "complete", "{line}");
+        tasks.insert(line["task_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(tasks.len(), 300);
+    assert!(rx.lines.recv_timeout(Duration::from_millis(200)).is_err());
+
+    // One body repeated: one event, the rest duplicates; all 200.
+    let (code, out) = rx.load(
+        &rx.key,
+        &["--requests", "50", "--repeat", "--expect-status", "200"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(summary(&out, "received"), 1, "{out}");
+    assert_eq!(summary(&out, "duplicate"), 49, "{out}");
+
+    // The wrong key: every answer a 401, counted by reason, and exit 1 under --expect-status.
+    let (code, out) = rx.load(
+        "not-the-key",
+        &[
+            "--requests",
+            "20",
+            "--body",
+            "text",
+            "--expect-status",
+            "200",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(summary(&out, "status_401"), 20, "{out}");
+    assert!(out.contains("401 rejected invalid_signature: 20"), "{out}");
 }

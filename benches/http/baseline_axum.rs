@@ -3,8 +3,12 @@
 //! answers 200. It verifies nothing and deduplicates nothing.
 //!
 //! ```sh
-//! cargo run --release --example baseline_axum -- [--listen ADDR] [--path PATH]
+//! cargo run --release --example baseline_axum -- [--listen ADDR] [--path PATH] [--threads N [--multi-thread]]
 //! ```
+//!
+//! `--threads N` sets the runtime's threads as `vocals-callback receive --threads N` does (1:
+//! a current-thread runtime; default: a worker per core); `--multi-thread` makes even one
+//! thread a multi-thread runtime with one worker, to compare the two.
 
 use std::{env, net::SocketAddr, process::ExitCode};
 
@@ -12,9 +16,36 @@ use axum::{Json, Router, routing::post};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: baseline_axum [--listen ADDR] [--path PATH]";
+const USAGE: &str =
+    "usage: baseline_axum [--listen ADDR] [--path PATH] [--threads N [--multi-thread]]";
 
-fn args() -> Result<(SocketAddr, String), String> {
+/// The runtime's threads: `None` is tokio's default.
+#[derive(Clone, Copy)]
+struct Threads {
+    count: Option<usize>,
+    multi: bool,
+}
+
+impl Threads {
+    fn runtime(self) -> std::io::Result<tokio::runtime::Runtime> {
+        match self.count {
+            None => tokio::runtime::Runtime::new(),
+            Some(1) if !self.multi => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+            Some(n) => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build(),
+        }
+    }
+}
+
+fn args() -> Result<(SocketAddr, String, Threads), String> {
+    let mut threads = Threads {
+        count: None,
+        multi: false,
+    };
     let mut listen = String::from("127.0.0.1:3000");
     let mut path = String::from("/vocals-callback");
     let mut args = env::args().skip(1);
@@ -23,13 +54,23 @@ fn args() -> Result<(SocketAddr, String), String> {
         match arg.as_str() {
             "--listen" => listen = value()?,
             "--path" => path = value()?,
+            "--threads" => {
+                let n = value()?;
+                threads.count = Some(
+                    n.parse()
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or(format!("--threads: not a positive number: {n:?}"))?,
+                );
+            }
+            "--multi-thread" => threads.multi = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     let listen = listen
         .parse()
         .map_err(|_| format!("--listen: not an address: {listen:?}"))?;
-    Ok((listen, path))
+    Ok((listen, path, threads))
 }
 
 async fn callback(Json(event): Json<Value>) -> Json<Value> {
@@ -60,14 +101,14 @@ async fn serve(listen: SocketAddr, path: &str) -> std::io::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let (listen, path) = match args() {
+    let (listen, path, threads) = match args() {
         Ok(args) => args,
         Err(err) => {
             eprintln!("baseline_axum: {err}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match threads.runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("baseline_axum: cannot start the runtime: {err}");

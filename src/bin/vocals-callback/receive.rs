@@ -15,6 +15,7 @@ use std::{
     future::Future,
     io::{self, Read, Write},
     net::SocketAddr,
+    num::NonZeroUsize,
     process::ExitCode,
     time::Duration,
 };
@@ -100,13 +101,34 @@ pub(crate) struct Args {
     /// Serve metrics in the Prometheus text format on http://ADDR/metrics.
     #[arg(long, value_name = "ADDR", env = "VOCALS_METRICS")]
     metrics: Option<SocketAddr>,
+    /// The runtime's worker threads (default: one per core). 1 runs everything on one
+    /// thread (a current-thread runtime: no cross-thread wake-ups, the cheapest per request).
+    #[arg(long, env = "VOCALS_THREADS")]
+    threads: Option<NonZeroUsize>,
 }
 
 /// Runs the receiver until SIGINT or SIGTERM.
 pub(crate) fn run(args: Args) -> Result<ExitCode, Box<dyn StdError>> {
-    let runtime = tokio::runtime::Runtime::new()?;
+    let runtime = runtime(args.threads)?;
     runtime.block_on(serve_args(args))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runtime for `--threads`: tokio's default (a worker per core) unless set. One thread
+/// is a current-thread runtime rather than a multi-thread one with one worker: the latter
+/// still runs the accept loop on the main thread and hands each wake-up to its worker
+/// through shared queues, which costs CPU per request and a thread switch per accept.
+fn runtime(threads: Option<NonZeroUsize>) -> io::Result<tokio::runtime::Runtime> {
+    match threads.map(NonZeroUsize::get) {
+        None => tokio::runtime::Runtime::new(),
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
 }
 
 /// One line of standard output: the event's fields, and the delivery's beside them.
