@@ -20,7 +20,7 @@ use super::{
     claim::{Claimed, claim},
     dispatch::Dispatcher,
     gate, log,
-    response::{self, ResponseBody},
+    response::{self, ResponseBody, Spare},
     state::State,
 };
 use crate::{
@@ -54,15 +54,24 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         ReqBody::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let started = log::timing().then(Instant::now);
-        let outcome = self.run(req).await.unwrap_or_else(Outcome::Rejected);
+        let mut spare = Spare::default();
+        let outcome = self
+            .run(req, &mut spare)
+            .await
+            .unwrap_or_else(Outcome::Rejected);
         self.state.counters.record(&outcome);
         log::outcome(&outcome, started.map(|t| t.elapsed()));
-        response::of(&outcome)
+        response::of(&outcome, spare)
     }
 
     /// The steps of one callback. Each either refuses the request (the `Err`) or hands the
-    /// next one what it needs; nothing is kept between requests but the stores.
-    async fn run<ReqBody>(&self, req: Request<ReqBody>) -> Result<Outcome, Rejection>
+    /// next one what it needs; nothing is kept between requests but the stores. The
+    /// request's head, once spent, leaves its maps' memory in `spare` for the answer.
+    async fn run<ReqBody>(
+        &self,
+        req: Request<ReqBody>,
+        spare: &mut Spare,
+    ) -> Result<Outcome, Rejection>
     where
         ReqBody: Body,
         ReqBody::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -94,7 +103,7 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
             passed,
         } = admit(&parts, peer, &bytes, now, &self.verifiers, headers_checked)?;
         // The request's head is spent: the future does not carry it across the awaits.
-        drop(parts);
+        *spare = Spare::from_parts(parts);
         if let Some(label) = delivery.key_label_shared() {
             self.state.counters.signed_by(label);
         }
