@@ -17,7 +17,7 @@ use super::{
     admit::{Admitted, admit},
     bind::bind,
     body,
-    claim::{Claimed, claim},
+    claim::{self, Claimed, claim},
     dispatch::Dispatcher,
     gate, log,
     response::{self, ResponseBody, Spare},
@@ -112,8 +112,8 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         bind(&self.binding, passed, &bytes, event.stage(), now).await?;
 
         // 5. Claim `(task_id, stage)`: a duplicate or a late stage is answered here.
-        let job = match claim(&self.state, event, Some(bytes), delivery, now).await? {
-            Claimed::Job(job) => job,
+        let job = match claim(&self.state, &event, now).await? {
+            Claimed::New(key, token) => claim::job((key, token), event, Some(bytes), delivery),
             Claimed::Answered(outcome) => return Ok(outcome),
         };
 
@@ -135,8 +135,8 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         self.refuse_if_closing()?;
         let now = self.state.clock.now();
         let delivery = Delivery::new(Source::Polled, now);
-        let job = match claim(&self.state, event, None, delivery, now).await? {
-            Claimed::Job(job) => job,
+        let job = match claim(&self.state, &event, now).await? {
+            Claimed::New(key, token) => claim::job((key, token), event, None, delivery),
             Claimed::Answered(outcome) => return Ok(outcome),
         };
         Ok(self.dispatcher.dispatch(&self.state, job).await)
