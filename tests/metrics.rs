@@ -368,11 +368,12 @@ async fn queued_events_are_counted_as_queued_and_timed_once_handled() {
         let req = kie_request(KEY, &task, ts, complete(&task, "Queued"));
         assert_eq!(send(&http, &rx.callbacks, req).await.0, StatusCode::OK);
     }
-    // The workers handle them after the answers: wait until the histogram has all four.
+    // The workers handle them after the answers: wait until the histogram has all four and
+    // the queue is drained (a job leaves the queue's count after its handler call is timed).
     let handler = "vocals_callback_handler_duration_seconds";
     let mut m = Scrape::of(&http, &rx.metrics).await;
-    for _ in 0..100 {
-        if m.sum_of(handler, "_count") == 4.0 {
+    for _ in 0..200 {
+        if m.sum_of(handler, "_count") == 4.0 && m.get("vocals_callback_queue_depth") == 0.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use hashlink::{DefaultHashBuilder, LinkedHashMap};
+use hashlink::{DefaultHashBuilder, LinkedHashMap, linked_hash_map::RawEntryMut};
 
 use super::{Claim, ClaimRequest, ClaimToken, DedupKey, DedupStore, StoreError};
 use crate::{config::ConfigError, config::ConfigErrorKind, event::Stage, sync::lock};
@@ -62,7 +62,9 @@ const SHARDS: usize = 16;
 /// ```
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
-    pick: DefaultHashBuilder,
+    /// The one hasher of every shard's map (each holds a clone: one seed), so a task id is
+    /// hashed once per call, for picking its shard and for every lookup in it.
+    hasher: DefaultHashBuilder,
     capacity: usize,
     /// Tasks held, all shards together: the capacity is global, so an uneven spread of
     /// task ids over the shards never evicts early.
@@ -129,15 +131,16 @@ impl MemoryStore {
         }
         // Small stores get one shard, so eviction follows the exact order.
         let shards = if capacity < SHARDS * 64 { 1 } else { SHARDS };
+        let hasher = DefaultHashBuilder::default();
         Ok(Self {
             shards: (0..shards)
                 .map(|_| {
                     Mutex::new(Shard {
-                        tasks: LinkedHashMap::with_hasher(DefaultHashBuilder::default()),
+                        tasks: LinkedHashMap::with_hasher(hasher),
                     })
                 })
                 .collect(),
-            pick: DefaultHashBuilder::default(),
+            hasher,
             capacity,
             len: AtomicUsize::new(0),
             retention_ms: millis(DEFAULT_RETENTION),
@@ -192,23 +195,31 @@ impl MemoryStore {
         Duration::from_millis(self.retention_ms)
     }
 
-    fn shard(&self, task_id: &str) -> MutexGuard<'_, Shard> {
-        let hash = self.pick.hash_one(task_id);
+    /// `task_id`'s hash (the maps' own: `Box<str>` hashes as `str`) and its shard, locked.
+    fn shard(&self, task_id: &str) -> (u64, MutexGuard<'_, Shard>) {
+        let hash = self.hasher.hash_one(task_id);
+        // The shard comes from bits 32 and up: hashbrown takes a bucket from the low bits
+        // and its tag from the top 7, so the keys of one shard still spread over its table.
         // The remainder is below the shard count, so it fits in usize.
         #[allow(clippy::cast_possible_truncation)]
-        let index = (hash % self.shards.len() as u64) as usize;
-        lock(&self.shards[index])
+        let index = ((hash >> 32) % self.shards.len() as u64) as usize;
+        (hash, lock(&self.shards[index]))
     }
 
     /// Claims synchronously (the memory store never waits).
     fn claim_now(&self, req: &ClaimRequest<'_>) -> Result<Claim, StoreError> {
         let key = req.key();
         let now = unix_ms(req.now());
-        let mut shard = self.shard(key.task_id());
+        let (hash, mut shard) = self.shard(key.task_id());
         let dropped = shard.drop_expired(now, self.retention_ms);
         self.len.fetch_sub(dropped, Ordering::Relaxed);
         let retention = self.retention_ms;
-        if let Some(task) = shard.tasks.get_mut(key.task_id()) {
+        if let RawEntryMut::Occupied(mut entry) = shard
+            .tasks
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(hash, key.task_id())
+        {
+            let task = entry.get_mut();
             if !task.expired(now, retention) {
                 let slot = *task.slot(key);
                 if slot.is_done() {
@@ -228,38 +239,47 @@ impl MemoryStore {
             let token = self.token();
             task.touched = now;
             *task.slot_mut(key) = Slot::in_flight(token, now, req.lease());
-            shard.tasks.to_back(key.task_id());
+            entry.to_back();
             return Ok(Claim::New(token_of(token)));
         }
         self.make_room(&mut shard, now)?;
         let token = self.token();
         let mut task = Task::new(now);
         *task.slot_mut(key) = Slot::in_flight(token, now, req.lease());
-        shard.tasks.insert(key.task_id().into(), task);
+        shard.insert_new(hash, key.task_id(), task);
         Ok(Claim::New(token_of(token)))
     }
 
     fn complete_now(&self, key: &DedupKey<'_>, now: SystemTime) -> Result<(), StoreError> {
         let now = unix_ms(now);
-        let mut shard = self.shard(key.task_id());
-        if let Some(task) = shard.tasks.get_mut(key.task_id()) {
+        let (hash, mut shard) = self.shard(key.task_id());
+        if let RawEntryMut::Occupied(mut entry) = shard
+            .tasks
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(hash, key.task_id())
+        {
+            let task = entry.get_mut();
             task.touched = now;
             *task.slot_mut(key) = Slot::DONE;
-            shard.tasks.to_back(key.task_id());
+            entry.to_back();
             return Ok(());
         }
         // Evicted or expired while the handler ran: remember the success all the same.
         self.make_room(&mut shard, now)?;
         let mut task = Task::new(now);
         *task.slot_mut(key) = Slot::DONE;
-        shard.tasks.insert(key.task_id().into(), task);
+        shard.insert_new(hash, key.task_id(), task);
         Ok(())
     }
 
     fn release_now(&self, key: &DedupKey<'_>, token: ClaimToken) {
-        let mut shard = self.shard(key.task_id());
-        if let Some(task) = shard.tasks.get_mut(key.task_id()) {
-            let slot = task.slot_mut(key);
+        let (hash, mut shard) = self.shard(key.task_id());
+        if let RawEntryMut::Occupied(mut entry) = shard
+            .tasks
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(hash, key.task_id())
+        {
+            let slot = entry.get_mut().slot_mut(key);
             if slot.token != 0 && slot.token == token.get() {
                 *slot = Slot::FREE;
             }
@@ -331,6 +351,27 @@ impl fmt::Debug for MemoryStore {
 }
 
 impl Shard {
+    /// Adds a task known to be absent, at the back, with its hash computed once by the
+    /// caller. (The lookup is repeated because making room may have evicted: the vacant
+    /// entry of the first one would be stale.)
+    fn insert_new(&mut self, hash: u64, task_id: &str, task: Task) {
+        match self
+            .tasks
+            .raw_entry_mut()
+            .from_key_hashed_nocheck(hash, task_id)
+        {
+            RawEntryMut::Vacant(entry) => {
+                entry.insert_hashed_nocheck(hash, task_id.into(), task);
+            }
+            // Unreachable (the caller holds the shard's lock and found no entry), but
+            // correct all the same.
+            RawEntryMut::Occupied(mut entry) => {
+                *entry.get_mut() = task;
+                entry.to_back();
+            }
+        }
+    }
+
     /// Drops expired tasks from the front (the least recently active), stopping at the
     /// first live one: amortised O(1) per claim. Returns how many were dropped.
     fn drop_expired(&mut self, now: u64, retention: u64) -> usize {

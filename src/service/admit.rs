@@ -46,7 +46,7 @@ pub(super) fn admit(
     body: &[u8],
     now: SystemTime,
     verifiers: &Verifiers,
-    headers_checked: HeadersChecked,
+    headers_checked: HeadersChecked<'_>,
 ) -> Result<Admitted, Rejection> {
     let event = parse(body)?;
     log::record_event(&event);

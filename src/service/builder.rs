@@ -25,7 +25,10 @@ use crate::{
     config::{ConfigError, ConfigErrorKind},
     handler::VocalsHandler,
     stats::Counters,
-    verify::{Verifier, chain::Verifiers},
+    verify::{
+        Verifier,
+        chain::{Entry, Verifiers},
+    },
 };
 
 /// The path the [`VocalsLayer`] answers by default.
@@ -79,7 +82,7 @@ pub const MAX_HANDLER_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Builder<H, B = MemoryBackend> {
     handler: H,
     backend: B,
-    verifiers: Vec<Box<dyn Verifier>>,
+    verifiers: Vec<Entry>,
     insecure: bool,
     path: String,
     body_limit: usize,
@@ -117,7 +120,7 @@ impl<H: VocalsHandler, B: Backend> Builder<H, B> {
     /// [`KieSignature`](crate::verify::KieSignature) pass is bound to its body in the
     /// backend's binding (its MAC does not cover the body).
     pub fn verifier(mut self, verifier: impl Verifier) -> Self {
-        self.verifiers.push(Box::new(verifier));
+        self.verifiers.push(Entry::new(verifier));
         self
     }
 

@@ -11,7 +11,7 @@ use super::{
     state::State,
 };
 use crate::{
-    dedup::{Claim, ClaimRequest, DedupKey, DedupStore},
+    dedup::{Claim, ClaimRequest, ClaimToken, DedupKey, DedupStore},
     delivery::Delivery,
     event::VocalsEvent,
     rejection::{Rejection, RejectionKind},
@@ -19,17 +19,17 @@ use crate::{
 };
 
 /// What a claim made of an event.
-// The job is moved once, straight into the dispatcher: boxing it would cost an allocation
-// per request to save a few hundred bytes of stack.
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Claimed {
-    /// New: the caller owns the key and must dispatch the job.
-    Job(Job),
+    /// New: the caller owns the key (kept apart from the event, which moves into the
+    /// handler) and must dispatch the event as a job with this token.
+    New(OwnedKey, ClaimToken),
     /// Settled without dispatch: a duplicate of a handled key, or a late stage.
     Answered(Outcome),
 }
 
-/// Claims `event`'s key at `now`.
+/// Claims `event`'s key at `now`. The event is only read: it, its body and its delivery
+/// stay with the caller, which moves them into the job once, instead of through this
+/// step's future and back.
 ///
 /// # Errors
 ///
@@ -38,12 +38,10 @@ pub(super) enum Claimed {
 /// [`StoreUnavailable`](RejectionKind::StoreUnavailable) when the store fails.
 pub(super) async fn claim<H, D: DedupStore>(
     state: &State<H, D>,
-    event: VocalsEvent,
-    body: Option<Bytes>,
-    delivery: Delivery,
+    event: &VocalsEvent,
     now: SystemTime,
 ) -> Result<Claimed, Rejection> {
-    let key = DedupKey::of(&event);
+    let key = DedupKey::of(event);
     let req =
         ClaimRequest::new(key, now, state.lease).with_late_stage_guard(!state.deliver_late_stages);
     let token = match state.dedup.claim(&req).await {
@@ -58,13 +56,21 @@ pub(super) async fn claim<H, D: DedupStore>(
             return Err(Rejection::retry_soon(RejectionKind::StoreUnavailable));
         }
     };
-    // The event moves into the handler; the key is kept for completion or release.
-    let key = OwnedKey::new(&key);
-    Ok(Claimed::Job(Job {
+    Ok(Claimed::New(OwnedKey::new(&key), token))
+}
+
+/// The job of a new claim: the event, its key and token, the verified body, the delivery.
+pub(super) fn job(
+    (key, token): (OwnedKey, ClaimToken),
+    event: VocalsEvent,
+    body: Option<Bytes>,
+    delivery: Delivery,
+) -> Job {
+    Job {
         event,
         key,
         token,
         body,
         delivery,
-    }))
+    }
 }

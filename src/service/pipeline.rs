@@ -17,10 +17,10 @@ use super::{
     admit::{Admitted, admit},
     bind::bind,
     body,
-    claim::{Claimed, claim},
+    claim::{self, Claimed, claim},
     dispatch::Dispatcher,
     gate, log,
-    response::{self, ResponseBody},
+    response::{self, ResponseBody, Spare},
     state::State,
 };
 use crate::{
@@ -54,17 +54,26 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         ReqBody::Error: Into<Box<dyn StdError + Send + Sync>>,
     {
         let started = log::timing().then(Instant::now);
-        let outcome = self.run(req).await.unwrap_or_else(Outcome::Rejected);
+        let mut spare = Spare::default();
+        let outcome = self
+            .run(req, &mut spare)
+            .await
+            .unwrap_or_else(Outcome::Rejected);
         self.state.counters.record(&outcome);
         #[cfg(feature = "metrics")]
         self.state.metrics.answered(&outcome);
         log::outcome(&outcome, started.map(|t| t.elapsed()));
-        response::of(&outcome)
+        response::of(&outcome, spare)
     }
 
     /// The steps of one callback. Each either refuses the request (the `Err`) or hands the
-    /// next one what it needs; nothing is kept between requests but the stores.
-    async fn run<ReqBody>(&self, req: Request<ReqBody>) -> Result<Outcome, Rejection>
+    /// next one what it needs; nothing is kept between requests but the stores. The
+    /// request's head, once spent, leaves its maps' memory in `spare` for the answer.
+    async fn run<ReqBody>(
+        &self,
+        req: Request<ReqBody>,
+        spare: &mut Spare,
+    ) -> Result<Outcome, Rejection>
     where
         ReqBody: Body,
         ReqBody::Error: Into<Box<dyn StdError + Send + Sync>>,
@@ -96,7 +105,7 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
             passed,
         } = admit(&parts, peer, &bytes, now, &self.verifiers, headers_checked)?;
         // The request's head is spent: the future does not carry it across the awaits.
-        drop(parts);
+        *spare = Spare::from_parts(parts);
         // Samples the signed-to-answer delay when `run` returns, with the answer decided.
         #[cfg(feature = "metrics")]
         let _answered = self
@@ -111,8 +120,8 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         bind(&self.binding, passed, &bytes, event.stage(), now).await?;
 
         // 5. Claim `(task_id, stage)`: a duplicate or a late stage is answered here.
-        let job = match claim(&self.state, event, Some(bytes), delivery, now).await? {
-            Claimed::Job(job) => job,
+        let job = match claim(&self.state, &event, now).await? {
+            Claimed::New(key, token) => claim::job((key, token), event, Some(bytes), delivery),
             Claimed::Answered(outcome) => return Ok(outcome),
         };
 
@@ -136,8 +145,8 @@ impl<H: VocalsHandler, B: Backend> Pipeline<H, B> {
         self.refuse_if_closing()?;
         let now = self.state.clock.now();
         let delivery = Delivery::new(Source::Polled, now);
-        let job = match claim(&self.state, event, None, delivery, now).await? {
-            Claimed::Job(job) => job,
+        let job = match claim(&self.state, &event, now).await? {
+            Claimed::New(key, token) => claim::job((key, token), event, None, delivery),
             Claimed::Answered(outcome) => return Ok(outcome),
         };
         Ok(self.dispatcher.dispatch(&self.state, job).await)

@@ -80,7 +80,7 @@ pub trait BindingStore: Send + Sync + 'static {
     /// use std::time::Duration;
     /// use vocals_callback::verify::{BindingCache, BindingStore};
     ///
-    /// let cache = BindingCache::new(1_000, Duration::from_secs(300))?;
+    /// let cache = BindingCache::new(Duration::from_secs(300))?;
     /// assert_eq!(BindingStore::entries(&cache), Some(0));
     /// # Ok::<(), vocals_callback::ConfigError>(())
     /// ```
@@ -96,8 +96,12 @@ pub trait BindingStore: Send + Sync + 'static {
     /// use std::time::Duration;
     /// use vocals_callback::verify::{BindingCache, BindingStore};
     ///
-    /// let cache = BindingCache::new(1_000, Duration::from_secs(300))?;
-    /// assert_eq!(cache.memory_bytes(), Some(cache.memory_bound()));
+    /// let cache = BindingCache::new(Duration::from_secs(300))?;
+    /// assert_eq!(cache.memory_bytes(), Some(0)); // nothing allocated until a signature comes
+    /// # let now = std::time::UNIX_EPOCH + Duration::from_secs(1_769_670_760);
+    /// cache.bind_mac(&[7; 32], 1_769_670_760, b"{}", now).unwrap();
+    /// assert_eq!(cache.memory_bytes(), Some(cache.memory_used()));
+    /// assert!(cache.memory_used() > 0);
     /// # Ok::<(), vocals_callback::ConfigError>(())
     /// ```
     fn memory_bytes(&self) -> Option<usize> {

@@ -1,25 +1,92 @@
 //! Every configured verifier over one request, in the service's two steps: the headers
 //! before the body is read, then the body for the verifiers that asked for it.
 
-use std::fmt;
+use std::{any::Any, fmt};
 
-use super::{HeaderCheck, Signed, Verified, Verifier, VerifyRequest};
+use http::HeaderMap;
+
+use super::{
+    HeaderCheck, Signed, Verified, Verifier, VerifyRequest,
+    kie::{KieHeaders, KieSignature},
+};
 use crate::rejection::Rejection;
 
 /// The verifiers of one service, in the order they were configured.
-pub(crate) struct Verifiers(Box<[Box<dyn Verifier>]>);
+pub(crate) struct Verifiers(Box<[Entry]>);
+
+/// One configured verifier. The provider's own scheme is kept as itself, so that the
+/// headers its header step reads are handed to its body step instead of being looked up
+/// again (two hashed lookups per request), and its calls are not dynamic.
+pub(crate) enum Entry {
+    Kie(KieSignature),
+    Other(Box<dyn Verifier>),
+}
+
+impl Entry {
+    pub(crate) fn new<V: Verifier>(verifier: V) -> Self {
+        let mut verifier = Some(verifier);
+        let any: &mut dyn Any = &mut verifier;
+        if let Some(kie) = any
+            .downcast_mut::<Option<KieSignature>>()
+            .and_then(Option::take)
+        {
+            return Self::Kie(kie);
+        }
+        match verifier {
+            Some(verifier) => Self::Other(Box::new(verifier)),
+            // Taken only when it was a `KieSignature`, which returned above.
+            None => unreachable!("a verifier taken but not kept"),
+        }
+    }
+
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+        match self {
+            Self::Kie(kie) => kie.check_headers(req),
+            Self::Other(verifier) => verifier.check_headers(req),
+        }
+    }
+
+    fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
+        match self {
+            Self::Kie(kie) => kie.verify(req),
+            Self::Other(verifier) => verifier.verify(req),
+        }
+    }
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kie(kie) => kie.fmt(f),
+            Self::Other(verifier) => verifier.fmt(f),
+        }
+    }
+}
 
 /// What the header step leaves for the body step.
-#[derive(Debug)]
-pub(crate) struct HeadersChecked {
+pub(crate) struct HeadersChecked<'h> {
     /// Bit `i` is set when verifier `i` asked for the body. Verifiers past the 64th are
     /// always asked again with the body (their full check is correct either way).
     needs_body: u64,
     /// What the passes of the header step found.
     passed: Passed,
+    /// The headers the step read, and the first provider scheme's values in them (its
+    /// index and what it read), for the body step over the same headers.
+    headers: &'h HeaderMap,
+    kie: Option<(usize, KieHeaders<'h>)>,
 }
 
-impl HeadersChecked {
+impl fmt::Debug for HeadersChecked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the headers: they hold the signature.
+        f.debug_struct("HeadersChecked")
+            .field("needs_body", &self.needs_body)
+            .field("passed", &self.passed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HeadersChecked<'_> {
     fn needs_body(&self, index: usize) -> bool {
         index >= 64 || self.needs_body & (1 << index) != 0
     }
@@ -72,21 +139,31 @@ impl Passed {
 }
 
 impl Verifiers {
-    pub(crate) fn new(verifiers: Vec<Box<dyn Verifier>>) -> Self {
+    pub(crate) fn new(verifiers: Vec<Entry>) -> Self {
         Self(verifiers.into_boxed_slice())
     }
 
     /// Step one, before any body byte is read: every verifier's
     /// [`check_headers`](Verifier::check_headers). `req` has no body and no task id.
-    pub(crate) fn check_headers(
+    pub(crate) fn check_headers<'h>(
         &self,
-        req: &VerifyRequest<'_>,
-    ) -> Result<HeadersChecked, Rejection> {
+        req: &VerifyRequest<'h>,
+    ) -> Result<HeadersChecked<'h>, Rejection> {
         let mut checked = HeadersChecked {
             needs_body: 0,
             passed: Passed::default(),
+            headers: req.headers(),
+            kie: None,
         };
         for (index, verifier) in self.0.iter().enumerate() {
+            if let (Entry::Kie(_), None) = (verifier, &checked.kie) {
+                // What `KieSignature::check_headers` does, its reads kept.
+                checked.kie = Some((index, KieHeaders::read(req.headers())?));
+                if index < 64 {
+                    checked.needs_body |= 1 << index;
+                }
+                continue;
+            }
             match verifier.check_headers(req)? {
                 HeaderCheck::Verified(pass) => checked.passed.take(pass),
                 HeaderCheck::NeedsBody => {
@@ -104,13 +181,24 @@ impl Verifiers {
     pub(crate) fn verify_body(
         &self,
         req: &VerifyRequest<'_>,
-        checked: HeadersChecked,
+        checked: HeadersChecked<'_>,
     ) -> Result<Passed, Rejection> {
         let mut passed = Passed::default();
+        // What the header step read stands only for these very headers.
+        let read = checked
+            .kie
+            .filter(|_| std::ptr::eq(checked.headers, req.headers()));
         for (index, verifier) in self.0.iter().enumerate() {
-            if checked.needs_body(index) {
-                passed.take(verifier.verify(req)?);
+            if !checked.needs_body(index) {
+                continue;
             }
+            let pass = match (verifier, read) {
+                (Entry::Kie(kie), Some((at, headers))) if at == index => {
+                    kie.verify_read(req, headers)?
+                }
+                _ => verifier.verify(req)?,
+            };
+            passed.take(pass);
         }
         passed.absorb(checked.passed);
         Ok(passed)
@@ -177,7 +265,7 @@ mod tests {
     fn a_signature_passed_before_the_body_is_still_bound() {
         let headers = HeaderMap::new();
         let now = UNIX_EPOCH + Duration::from_secs(5);
-        let verifiers = Verifiers::new(vec![Box::new(HeaderSigned)]);
+        let verifiers = Verifiers::new(vec![Entry::new(HeaderSigned)]);
         let checked = verifiers
             .check_headers(&VerifyRequest::new(&headers, b"", now))
             .unwrap();
@@ -192,18 +280,59 @@ mod tests {
     }
 
     #[test]
+    fn the_body_step_reads_its_own_headers_when_they_are_not_the_header_steps() {
+        const TS: u64 = 1_769_670_760;
+        let verifiers = Verifiers::new(vec![Entry::new(KieSignature::new(
+            Secret::new("key").unwrap(),
+        ))]);
+        let signed = |key: &[u8]| {
+            let mut mac = keys::keyed(key);
+            mac.update(format!("task-1.{TS}").as_bytes());
+            let mut headers = HeaderMap::new();
+            headers.insert("x-webhook-timestamp", TS.to_string().parse().unwrap());
+            let signature = STANDARD.encode(mac.finalize().into_bytes());
+            headers.insert("x-webhook-signature", signature.parse().unwrap());
+            headers
+        };
+        let (good, bad) = (signed(b"key"), signed(b"guess"));
+        let now = UNIX_EPOCH + Duration::from_secs(TS);
+        let body = |headers| VerifyRequest::new(headers, b"{}", now).with_task_id(Some("task-1"));
+        // Read from the good headers, verified against the bad ones: the bad ones count.
+        let checked = verifiers
+            .check_headers(&VerifyRequest::new(&good, b"", now))
+            .unwrap();
+        assert_eq!(
+            verifiers
+                .verify_body(&body(&bad), checked)
+                .unwrap_err()
+                .kind(),
+            RejectionKind::InvalidSignature
+        );
+        let checked = verifiers
+            .check_headers(&VerifyRequest::new(&bad, b"", now))
+            .unwrap();
+        assert!(verifiers.verify_body(&body(&good), checked).is_ok());
+        let checked = verifiers
+            .check_headers(&VerifyRequest::new(&good, b"", now))
+            .unwrap();
+        assert!(verifiers.verify_body(&body(&good), checked).is_ok());
+    }
+
+    #[test]
     fn header_passes_are_not_repeated_and_the_signer_is_the_body_verifiers_key() {
         const TS: u64 = 1_769_670_760;
         let calls = Arc::new(AtomicUsize::new(0));
         let verifiers = Verifiers::new(vec![
-            Box::new(Counting(Arc::clone(&calls))),
-            Box::new(UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap()),
-            Box::new(
+            Entry::new(Counting(Arc::clone(&calls))),
+            Entry::new(UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap()),
+            Entry::new(
                 KieSignature::new(Secret::new("old-key").unwrap())
                     .with_key("new", Secret::new("new-key").unwrap())
                     .unwrap(),
             ),
         ]);
+        assert!(matches!(verifiers.0[2], Entry::Kie(_)));
+        assert!(matches!(verifiers.0[0], Entry::Other(_)));
         let mut mac = keys::keyed(b"new-key");
         mac.update(format!("task-1.{TS}").as_bytes());
         let mut headers = HeaderMap::new();
@@ -231,7 +360,7 @@ mod tests {
         );
 
         // Without a signing key, the URL token's label is the signer's.
-        let token_only = Verifiers::new(vec![Box::new(
+        let token_only = Verifiers::new(vec![Entry::new(
             UrlToken::new("token", Secret::new("t0ken").unwrap()).unwrap(),
         )]);
         let checked = token_only.check_headers(&early).unwrap();

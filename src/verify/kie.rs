@@ -104,23 +104,38 @@ impl KieSignature {
 }
 
 /// The timestamp and signature headers, each present exactly once, as raw bytes (the digit
-/// and base64 checks refuse everything else).
-fn signature_headers(headers: &http::HeaderMap) -> Result<(&[u8], &[u8]), Rejection> {
-    let ts_text = header::single_bytes(headers, &KieSignature::TIMESTAMP_HEADER)?
-        .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
-    let signature = header::single_bytes(headers, &KieSignature::SIGNATURE_HEADER)?
-        .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
-    Ok((ts_text, signature))
+/// and base64 checks refuse everything else): read once by the service's header step and
+/// handed to its body step ([`Verifiers`](super::chain::Verifiers)).
+#[derive(Clone, Copy)]
+pub(crate) struct KieHeaders<'h> {
+    timestamp: &'h [u8],
+    signature: &'h [u8],
 }
 
-impl Verifier for KieSignature {
-    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
-        // The same reads as `verify`, so the gate and the full check agree.
-        signature_headers(req.headers()).map(|_| HeaderCheck::NeedsBody)
+impl<'h> KieHeaders<'h> {
+    pub(crate) fn read(headers: &'h http::HeaderMap) -> Result<Self, Rejection> {
+        let timestamp = header::single_bytes(headers, &KieSignature::TIMESTAMP_HEADER)?
+            .ok_or(Rejection::new(RejectionKind::MissingTimestamp))?;
+        let signature = header::single_bytes(headers, &KieSignature::SIGNATURE_HEADER)?
+            .ok_or(Rejection::new(RejectionKind::MissingSignature))?;
+        Ok(Self {
+            timestamp,
+            signature,
+        })
     }
+}
 
-    fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
-        let (ts_text, signature) = signature_headers(req.headers())?;
+impl KieSignature {
+    /// [`verify`](Verifier::verify), with the headers of `req` already read.
+    pub(crate) fn verify_read(
+        &self,
+        req: &VerifyRequest<'_>,
+        headers: KieHeaders<'_>,
+    ) -> Result<Verified, Rejection> {
+        let KieHeaders {
+            timestamp: ts_text,
+            signature,
+        } = headers;
         let timestamp = time::parse_timestamp_bytes(ts_text)?;
         time::check_window(timestamp, req.now(), self.tolerance)?;
         let mac = encoding::base64_mac(signature)
@@ -134,6 +149,17 @@ impl Verifier for KieSignature {
                 .with_signature(Signed::new(mac, timestamp, self.tolerance))),
             None => Err(RejectionKind::InvalidSignature.into()),
         }
+    }
+}
+
+impl Verifier for KieSignature {
+    fn check_headers(&self, req: &VerifyRequest<'_>) -> Result<HeaderCheck, Rejection> {
+        // The same reads as `verify`, so the gate and the full check agree.
+        KieHeaders::read(req.headers()).map(|_| HeaderCheck::NeedsBody)
+    }
+
+    fn verify(&self, req: &VerifyRequest<'_>) -> Result<Verified, Rejection> {
+        self.verify_read(req, KieHeaders::read(req.headers())?)
     }
 }
 
