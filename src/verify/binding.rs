@@ -352,7 +352,7 @@ impl BindingCache {
     /// [`ZeroCapacity`](ConfigErrorKind::ZeroCapacity) for a limit too small to hold one
     /// entry.
     pub fn with_memory_limit(mut self, bytes: usize) -> Result<Self, ConfigError> {
-        if bytes < Self::smallest_bucket() {
+        if bytes < Self::MIN_MEMORY_LIMIT {
             return Err(ConfigError::new(
                 ConfigErrorKind::ZeroCapacity,
                 "binding memory limit holds no entry",
@@ -376,11 +376,6 @@ impl BindingCache {
     /// ```
     pub const MIN_MEMORY_LIMIT: usize =
         BUCKET_OVERHEAD + Bucket::growth(0) * size_of::<Entry>() + index_bytes(1);
-
-    /// The bytes a bucket of one entry takes.
-    const fn smallest_bucket() -> usize {
-        Self::MIN_MEMORY_LIMIT
-    }
 
     /// The same cache, digesting bodies with `digest` instead of a randomly keyed PRF.
     ///
@@ -443,23 +438,25 @@ impl BindingCache {
         if expires < now_secs {
             return Ok(());
         }
-        if let Some(found) = seconds
-            .buckets
-            .get(&expires)
-            .and_then(|b| b.find(hash, &key))
-        {
-            return if found.digest.matches(&digest) {
-                Ok(())
-            } else {
-                let first_ms = end_ms.saturating_sub(Meta::ms_before_end(found.meta));
-                Err(conflict(Meta::stage(found.meta), first_ms, stage, now_ms))
-            };
-        }
-        let (before, after) = match seconds.buckets.get(&expires) {
-            Some(bucket) => (bucket.bytes(), bucket.bytes_with_one_more()),
-            None => (0, Self::smallest_bucket()),
+        // One look at the signature's second: its entry if bound, else the room it takes.
+        let (before, after, len) = match seconds.buckets.get(&expires) {
+            Some(bucket) => {
+                if let Some(found) = bucket.find(hash, &key) {
+                    return if found.digest.matches(&digest) {
+                        Ok(())
+                    } else {
+                        let first_ms = end_ms.saturating_sub(Meta::ms_before_end(found.meta));
+                        Err(conflict(Meta::stage(found.meta), first_ms, stage, now_ms))
+                    };
+                }
+                (
+                    bucket.bytes(),
+                    bucket.bytes_with_one_more(),
+                    bucket.entries.len(),
+                )
+            }
+            None => (0, Self::MIN_MEMORY_LIMIT, 0),
         };
-        let len = seconds.buckets.get(&expires).map_or(0, |b| b.entries.len());
         let (Ok(position), true) = (
             u32::try_from(len),
             seconds.bytes - before + after <= self.limit,
@@ -663,14 +660,14 @@ mod tests {
         c.bind_mac(&mac(1, 0), T + 1_000, b"body", at(T + 1_000))
             .unwrap();
         assert_eq!(c.len(), 1);
-        assert_eq!(c.memory_used(), BindingCache::smallest_bucket());
+        assert_eq!(c.memory_used(), BindingCache::MIN_MEMORY_LIMIT);
         assert!(c.memory_used() < 1024, "{} bytes", c.memory_used());
     }
 
     #[test]
     fn a_full_cache_fails_closed_with_retry_after_and_recovers_when_its_oldest_second_expires() {
         let c = cache()
-            .with_memory_limit(2 * BindingCache::smallest_bucket())
+            .with_memory_limit(2 * BindingCache::MIN_MEMORY_LIMIT)
             .unwrap();
         c.bind_mac(&[1; 32], T, b"a", at(T)).unwrap();
         c.bind_mac(&[2; 32], T + 10, b"b", at(T + 10)).unwrap();
@@ -759,7 +756,7 @@ mod tests {
             );
         }
         // An idle minute later: one bucket of one entry per second of those 300.
-        assert_eq!(c.memory_used(), 300 * BindingCache::smallest_bucket());
+        assert_eq!(c.memory_used(), 300 * BindingCache::MIN_MEMORY_LIMIT);
     }
 
     #[test]
@@ -864,7 +861,7 @@ mod tests {
             ConfigErrorKind::ZeroCapacity
         );
         cache()
-            .with_memory_limit(BindingCache::smallest_bucket())
+            .with_memory_limit(BindingCache::MIN_MEMORY_LIMIT)
             .unwrap();
     }
 }
